@@ -1,0 +1,72 @@
+#pragma once
+// The Backend interface: the ops that drivers (embedders, k-means, later the
+// encoder and HDBSCAN) are written against, once, for every device. Host-memory
+// in, host-memory out: a GPU backend moves data itself and may keep it resident.
+// No CUDA types here (see cuda/ for the implementation).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "host/core/matrix.hpp"
+
+namespace emb {
+
+/// @brief The ops a backend may implement; supports() answers per op.
+enum class Op {
+  NormalizeRows,
+  NearestCentroids,
+  AccumulateCentroids,
+};
+
+/// @brief Compute backend: CPU (host/cpu, the reference) or CUDA (cuda/).
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// @brief Human-readable name, e.g. "cpu (2 threads)" or "cuda:0 (NVIDIA H100 80GB HBM3)".
+  virtual std::string name() const = 0;
+  /// @brief True for a GPU backend.
+  virtual bool is_gpu() const = 0;
+  /// @brief Whether this backend implements op; drivers route the rest to the CPU.
+  virtual bool supports(Op op) const = 0;
+
+  /// @brief Scales each row of x to unit L2 norm in place; all-zero rows stay zero.
+  virtual void normalize_rows(MatrixView x) = 0;
+
+  /// @brief For each row i of x, the index of the nearest row of c by squared L2
+  ///        distance (lowest index on ties) into labels[i], and that distance,
+  ///        clamped at 0, into dist2[i] (dist2 may be null). Distances come from
+  ///        ||x||^2 - 2 x.c + ||c||^2 with x.c as a GEMM over blocks of rows.
+  virtual void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) = 0;
+
+  /// @brief sums[l] += w_i * x_i and counts[l] += w_i for every row i with label
+  ///        l = labels[i] >= 0; weights may be null (all 1). sums is k x d and is
+  ///        accumulated into, not cleared. Sums accumulate in double precision.
+  virtual void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
+                                    BasicMatrixView<double> sums, double* counts) = 0;
+};
+
+/// @brief Which device the user asked for.
+enum class Device { Auto, Cpu, Cuda };
+
+/// @brief Parses "auto", "cpu" or "cuda".
+/// @throws emb::UsageError for anything else.
+Device parse_device(const std::string& s);
+
+/// @brief Options for make_backend.
+struct BackendOptions {
+  Device device = Device::Auto;
+  int threads = 0;  ///< CPU threads (OpenMP and OpenBLAS); 0 = all cores
+};
+
+/// @brief Creates the backend the options ask for. Auto takes the first CUDA device
+///        when one is present, else the CPU. Ops the chosen backend does not
+///        support run on the CPU backend. `notice` receives one line saying which
+///        backend was taken (and why, for a fallback).
+/// @throws emb::RuntimeError for Device::Cuda when no CUDA device is usable.
+std::unique_ptr<Backend> make_backend(const BackendOptions& opts, std::string* notice = nullptr);
+
+/// @brief Creates the CPU backend directly.
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+
+}  // namespace emb

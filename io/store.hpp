@@ -1,0 +1,138 @@
+#pragma once
+// The embclust HDF5 file (schema version 1; docs/hdf5-schema.md).
+//
+// Reading goes through StoreReader. Every change goes through StoreWriter, which
+// builds a temporary file beside the target, copies over what the change keeps,
+// writes the new groups and renames the result into place on commit(): a failed
+// run never leaves a half-written file and never damages an existing one.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace emb::io {
+
+inline constexpr int kSchemaVersion = 1;
+
+/// @brief /documents: one entry per document.
+struct DocumentTable {
+  std::vector<std::string> path;
+  std::vector<std::string> id;  ///< JSONL ids; empty strings for text files
+};
+
+/// @brief /segments: one entry per segment, offsets and lengths in bytes of the source.
+struct SegmentTable {
+  std::vector<std::string> text;
+  std::vector<int32_t> document;
+  std::vector<int64_t> offset;
+  std::vector<int32_t> length;
+  size_t size() const { return text.size(); }
+};
+
+/// @brief /embeddings: n x dim float32 vectors, row-major.
+struct EmbeddingSet {
+  std::vector<float> vectors;
+  int64_t n = 0;
+  int64_t dim = 0;
+  std::string model;
+  bool normalized = false;
+};
+
+/// @brief /clusters/<name>: one clustering of the segments.
+struct Clustering {
+  std::string name;
+  std::string method;                 ///< "kmeans", "hdbscan", ...
+  nlohmann::json params = nlohmann::json::object();
+  std::vector<int32_t> labels;        ///< -1 for noise
+  std::vector<float> centroids;       ///< n_clusters x dim, row-major; empty when none
+  int64_t n_clusters = 0;
+  int64_t centroid_dim = 0;           ///< columns of centroids; 0 when none
+  double inertia = 0.0;               ///< NaN when the method has none
+  double seconds = 0.0;
+};
+
+/// @brief Root attributes.
+struct FileAttributes {
+  int schema_version = 0;
+  std::string embclust_version;
+  std::string created;  ///< ISO 8601 UTC
+  std::string command;
+};
+
+/// @brief Read access to an embclust file.
+class StoreReader {
+ public:
+  /// @throws emb::InputError if the file is missing, not HDF5, or of another schema version.
+  explicit StoreReader(const std::string& path);
+  ~StoreReader();
+  StoreReader(StoreReader&&) noexcept;
+  StoreReader& operator=(StoreReader&&) noexcept;
+
+  const std::string& path() const;
+  FileAttributes attributes() const;
+  bool has_documents() const;
+  bool has_segments() const;
+  bool has_embeddings() const;
+  /// @throws emb::InputError when the group is missing or malformed.
+  DocumentTable documents() const;
+  SegmentTable segments() const;
+  EmbeddingSet embeddings() const;
+  /// @brief Names of the groups under /clusters, sorted.
+  std::vector<std::string> clustering_names() const;
+  Clustering clustering(const std::string& name) const;
+
+  /// @brief Reads any 2-D float32/float16 dataset (for --input FILE.h5:/path).
+  EmbeddingSet matrix(const std::string& dataset_path) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// @brief An atomic change to an embclust file.
+///
+/// The constructor creates `<path>.tmp-<pid>-<n>` beside `path` and copies into it every
+/// object of the existing file (if any) except the paths in `drop` (for example
+/// "/embeddings", "/clusters/kmeans"). write_* then add groups; commit() stamps
+/// the root attributes, flushes, fsyncs and renames over `path`. Destroying an
+/// uncommitted writer deletes the temporary file and leaves `path` untouched.
+class StoreWriter {
+ public:
+  /// @throws emb::RuntimeError if the temporary file cannot be created;
+  ///         emb::InputError if an existing `path` is not a valid embclust file.
+  StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command);
+  ~StoreWriter();
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  /// @brief Whether the object at an HDF5 path (e.g. "/segments") is in the new file.
+  bool exists(const std::string& h5path) const;
+
+  void write_documents(const DocumentTable& docs);
+  void write_segments(const SegmentTable& segs);
+  void write_embeddings(const EmbeddingSet& emb);
+  void write_clustering(const Clustering& c);
+
+  /// @brief Finishes the file and renames it into place.
+  /// @throws emb::RuntimeError on any failure; `path` is then unchanged.
+  void commit();
+
+  /// @brief Path of the temporary file (for tests).
+  const std::string& temp_path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+namespace testing {
+/// @brief Fault injection for tests: after `n` more dataset writes, the next one throws
+///        emb::RuntimeError as if the disk had failed; n < 0 disables. Also settable
+///        with the environment variable EMBCLUST_FAIL_AFTER_WRITES=n.
+void fail_after_writes(int n);
+}  // namespace testing
+
+}  // namespace emb::io
