@@ -1,0 +1,393 @@
+#include "io/store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+
+#include "host/core/error.hpp"
+#include "io/h5.hpp"
+
+#ifndef EMBCLUST_VERSION
+#define EMBCLUST_VERSION "0.0.0"
+#endif
+
+namespace emb::io {
+namespace fs = std::filesystem;
+namespace {
+
+// "segments", "/segments/" -> "/segments": drop lists and lookups compare exact strings.
+std::string absolute(std::string p) {
+  if (!p.starts_with('/')) p.insert(0, 1, '/');
+  while (p.size() > 1 && p.ends_with('/')) p.pop_back();
+  return p;
+}
+
+void check_clustering_name(const std::string& name) {
+  EMB_EXPECTS(!name.empty() && name.find('/') == std::string::npos && !name.starts_with('.'),
+              "invalid clustering name '", name, "': it must be non-empty, without '/', and not start with '.'");
+}
+
+// Opens an existing file and checks that it is an embclust file this version reads.
+h5::File open_embclust(const std::string& path) {
+  std::error_code ec;
+  EMB_EXPECTS(fs::exists(path, ec), "cannot read ", path, ": no such file");
+  EMB_EXPECTS(h5::is_hdf5(path), path, " is not an HDF5 file");
+  h5::File f = h5::open_file(path);
+  h5::Group root = h5::open_group(f.get(), "/");
+  EMB_EXPECTS(h5::has_attr(root.get(), "schema_version"), path,
+              " is not an embclust file (it has no schema_version attribute)");
+  int64_t version = h5::int_attr(root.get(), "schema_version");
+  EMB_EXPECTS(version == kSchemaVersion, path, " has schema version ", version, "; this embclust reads version ",
+              kSchemaVersion);
+  return f;
+}
+
+// Copies the members of group `path` except the dropped paths. A member with a
+// dropped path below it is rebuilt member by member; any other is copied whole, so
+// nothing dropped (and no space it took) reaches the new file.
+void copy_except(hid_t src, hid_t dst, const std::string& path, const std::vector<std::string>& drop) {
+  h5::Group group = h5::open_group(src, path);
+  for (const auto& name : h5::members(group.get())) {
+    const std::string child = path == "/" ? "/" + name : path + "/" + name;
+    bool dropped = std::find(drop.begin(), drop.end(), child) != drop.end();
+    bool below = std::any_of(drop.begin(), drop.end(), [&](const std::string& d) { return d.starts_with(child + "/"); });
+    if (dropped) continue;
+    if (below && !h5::is_dataset(src, child)) {
+      h5::Group out = h5::create_group(dst, child);
+      h5::copy_attributes(h5::open_group(src, child).get(), out.get());
+      copy_except(src, dst, child, drop);
+    } else {
+      h5::copy_object(src, dst, child);
+    }
+  }
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// HDF5 does not fsync: without this a crash after rename could leave an empty file.
+void sync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  int rc = fd < 0 ? -1 : ::fsync(fd);
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  // Some file systems cannot sync a directory (EINVAL); there is nothing more to do there.
+  if (rc != 0 && !(directory && err == EINVAL))
+    throw RuntimeError("could not sync " + path + " to disk: " + std::strerror(err));
+}
+
+// Picks `<path>.tmp-<pid>-<n>` not yet taken, so concurrent writers never collide.
+std::string temp_name(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  std::error_code ec;
+  std::string name;
+  do {
+    name = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  } while (fs::exists(name, ec));
+  return name;
+}
+
+// Deletes the temporary file unless it has been renamed into place.
+struct TempFile {
+  std::string path;
+  bool keep = false;
+  ~TempFile() {
+    std::error_code ec;
+    if (!keep && !path.empty()) fs::remove(path, ec);
+  }
+};
+
+}  // namespace
+
+// ---- StoreReader -----------------------------------------------------------
+
+struct StoreReader::Impl {
+  std::string path;
+  h5::File file;
+
+  hid_t f() const { return file.get(); }
+  void require(const std::string& p) const { EMB_EXPECTS(h5::exists(f(), p), path, " has no ", p); }
+  [[noreturn]] void malformed(const std::string& what) const { throw InputError(path + ": " + what); }
+};
+
+StoreReader::StoreReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
+  impl_->file = open_embclust(path);
+}
+StoreReader::~StoreReader() = default;
+StoreReader::StoreReader(StoreReader&&) noexcept = default;
+StoreReader& StoreReader::operator=(StoreReader&&) noexcept = default;
+
+const std::string& StoreReader::path() const { return impl_->path; }
+
+FileAttributes StoreReader::attributes() const {
+  h5::Group root = h5::open_group(impl_->f(), "/");
+  auto str = [&](const char* name) { return h5::has_attr(root.get(), name) ? h5::string_attr(root.get(), name) : ""; };
+  return {static_cast<int>(h5::int_attr(root.get(), "schema_version")), str("embclust_version"), str("created"),
+          str("command")};
+}
+
+bool StoreReader::has_documents() const { return h5::exists(impl_->f(), "/documents"); }
+bool StoreReader::has_segments() const { return h5::exists(impl_->f(), "/segments"); }
+bool StoreReader::has_embeddings() const { return h5::exists(impl_->f(), "/embeddings"); }
+
+DocumentTable StoreReader::documents() const {
+  const Impl& m = *impl_;
+  m.require("/documents/path");
+  m.require("/documents/id");
+  DocumentTable d{h5::read_strings(m.f(), "/documents/path"), h5::read_strings(m.f(), "/documents/id")};
+  if (d.path.size() != d.id.size()) m.malformed("/documents/path and /documents/id differ in length");
+  return d;
+}
+
+SegmentTable StoreReader::segments() const {
+  const Impl& m = *impl_;
+  for (const char* p : {"/segments/text", "/segments/document", "/segments/offset", "/segments/length"})
+    m.require(p);
+  SegmentTable s;
+  s.text = h5::read_strings(m.f(), "/segments/text");
+  s.document = h5::read_vector<int32_t>(m.f(), "/segments/document");
+  s.offset = h5::read_vector<int64_t>(m.f(), "/segments/offset");
+  s.length = h5::read_vector<int32_t>(m.f(), "/segments/length");
+  if (s.document.size() != s.size() || s.offset.size() != s.size() || s.length.size() != s.size())
+    m.malformed("the columns of /segments differ in length");
+  return s;
+}
+
+EmbeddingSet StoreReader::embeddings() const {
+  const Impl& m = *impl_;
+  m.require("/embeddings/vectors");
+  h5::FloatMatrix x = h5::read_matrix(m.f(), "/embeddings/vectors");
+  h5::Dataset d = h5::open_dataset(m.f(), "/embeddings/vectors");
+  EmbeddingSet e{std::move(x.data), x.rows, x.cols, "", false};
+  if (h5::has_attr(d.get(), "model")) e.model = h5::string_attr(d.get(), "model");
+  if (h5::has_attr(d.get(), "normalized")) e.normalized = h5::bool_attr(d.get(), "normalized");
+  if (h5::has_attr(d.get(), "dim") && h5::int_attr(d.get(), "dim") != e.dim)
+    m.malformed("the dim attribute of /embeddings/vectors disagrees with its shape");
+  return e;
+}
+
+std::vector<std::string> StoreReader::clustering_names() const {
+  if (!h5::exists(impl_->f(), "/clusters")) return {};
+  h5::Group g = h5::open_group(impl_->f(), "/clusters");
+  std::vector<std::string> names;
+  for (auto& name : h5::members(g.get()))
+    if (!h5::is_dataset(g.get(), name)) names.push_back(std::move(name));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Clustering StoreReader::clustering(const std::string& name) const {
+  const Impl& m = *impl_;
+  check_clustering_name(name);
+  const std::string group = "/clusters/" + name;
+  EMB_EXPECTS(h5::exists(m.f(), group), m.path, " has no clustering named '", name, "'");
+  m.require(group + "/labels");
+  h5::Group g = h5::open_group(m.f(), group);
+  EMB_EXPECTS(h5::has_attr(g.get(), "method") && h5::has_attr(g.get(), "n_clusters"), m.path, ": ", group,
+              " lacks its method or n_clusters attribute");
+  Clustering c;
+  c.name = name;
+  c.method = h5::string_attr(g.get(), "method");
+  c.n_clusters = h5::int_attr(g.get(), "n_clusters");
+  c.labels = h5::read_vector<int32_t>(m.f(), group + "/labels");
+  if (h5::has_attr(g.get(), "params")) {
+    c.params = nlohmann::json::parse(h5::string_attr(g.get(), "params"), nullptr, false);
+    if (c.params.is_discarded()) m.malformed("the params attribute of " + group + " is not JSON");
+  }
+  c.inertia = h5::has_attr(g.get(), "inertia") ? h5::double_attr(g.get(), "inertia")
+                                                 : std::numeric_limits<double>::quiet_NaN();
+  c.seconds = h5::has_attr(g.get(), "seconds") ? h5::double_attr(g.get(), "seconds") : 0.0;
+  if (h5::exists(m.f(), group + "/centroids")) {
+    h5::FloatMatrix x = h5::read_matrix(m.f(), group + "/centroids");
+    if (x.rows != c.n_clusters) m.malformed(group + "/centroids has a row count other than n_clusters");
+    c.centroids = std::move(x.data);
+    c.centroid_dim = x.cols;
+  }
+  return c;
+}
+
+EmbeddingSet StoreReader::matrix(const std::string& dataset_path) const {
+  const Impl& m = *impl_;
+  const std::string p = absolute(dataset_path);
+  EMB_EXPECTS(p != "/" && h5::exists(m.f(), p) && h5::is_dataset(m.f(), p), m.path, " has no dataset ", p);
+  h5::FloatMatrix x = h5::read_matrix(m.f(), p);
+  return {std::move(x.data), x.rows, x.cols, p, false};
+}
+
+// ---- StoreWriter -----------------------------------------------------------
+
+struct StoreWriter::Impl {
+  std::string path;
+  std::string command;
+  TempFile temp;  // declared before `file`: the file closes before the temp is removed
+  h5::File file;
+
+  hid_t f() const {
+    EMB_EXPECTS(file, "the change to ", path, " has already been committed or abandoned");
+    return file.get();
+  }
+  size_t rows(const std::string& dataset) const {
+    return h5::exists(f(), dataset) ? static_cast<size_t>(h5::shape(f(), dataset).at(0)) : 0;
+  }
+};
+
+StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.path = path;
+  m.command = command;
+  std::error_code ec;
+  h5::File old;
+  if (fs::exists(path, ec)) old = open_embclust(path);
+
+  std::string temp = temp_name(path);
+  m.file = h5::create_file(temp);
+  m.temp.path = temp;  // only now is the file ours to delete
+
+  if (!old) return;
+  std::vector<std::string> dropped;
+  for (const auto& d : drop) dropped.push_back(absolute(d));
+  if (std::find(dropped.begin(), dropped.end(), "/") != dropped.end()) return;
+  h5::Group src_root = h5::open_group(old.get(), "/");
+  h5::Group dst_root = h5::open_group(m.file.get(), "/");
+  h5::copy_attributes(src_root.get(), dst_root.get());
+  copy_except(old.get(), m.file.get(), "/", dropped);
+}
+
+StoreWriter::~StoreWriter() = default;
+
+bool StoreWriter::exists(const std::string& h5path) const { return h5::exists(impl_->f(), absolute(h5path)); }
+
+void StoreWriter::write_documents(const DocumentTable& d) {
+  hid_t f = impl_->f();
+  EMB_EXPECTS(d.path.size() == d.id.size(), "cannot write documents: ", d.path.size(), " paths but ", d.id.size(),
+              " ids");
+  h5::remove(f, "/documents");
+  h5::create_group(f, "/documents");
+  h5::write_strings(f, "/documents/path", d.path);
+  h5::write_strings(f, "/documents/id", d.id);
+}
+
+void StoreWriter::write_segments(const SegmentTable& s) {
+  hid_t f = impl_->f();
+  const size_t n = s.size();
+  EMB_EXPECTS(s.document.size() == n && s.offset.size() == n && s.length.size() == n,
+              "cannot write segments: the columns differ in length (text ", n, ", document ", s.document.size(),
+              ", offset ", s.offset.size(), ", length ", s.length.size(), ")");
+  const size_t docs = impl_->rows("/documents/path");
+  for (size_t i = 0; i < n; ++i) {
+    EMB_EXPECTS(s.document[i] >= 0 && (docs == 0 || static_cast<size_t>(s.document[i]) < docs),
+                "cannot write segments: segment ", i, " refers to document ", s.document[i], " of ", docs);
+    EMB_EXPECTS(s.offset[i] >= 0 && s.length[i] >= 0, "cannot write segments: segment ", i,
+                " has a negative offset or length");
+  }
+  h5::remove(f, "/segments");
+  h5::create_group(f, "/segments");
+  h5::write_strings(f, "/segments/text", s.text);
+  h5::write_vector(f, "/segments/document", std::span<const int32_t>(s.document));
+  h5::write_vector(f, "/segments/offset", std::span<const int64_t>(s.offset));
+  h5::write_vector(f, "/segments/length", std::span<const int32_t>(s.length));
+}
+
+void StoreWriter::write_embeddings(const EmbeddingSet& e) {
+  hid_t f = impl_->f();
+  EMB_EXPECTS(e.dim > 0 && e.n >= 0 && e.vectors.size() == static_cast<size_t>(e.n * e.dim),
+              "cannot write embeddings: ", e.vectors.size(), " values do not make ", e.n, " vectors of dimension ",
+              e.dim);
+  if (h5::exists(f, "/segments/text")) {
+    const size_t segments = impl_->rows("/segments/text");
+    EMB_EXPECTS(static_cast<size_t>(e.n) == segments, "cannot write embeddings: ", e.n, " vectors for ", segments,
+                " segments");
+  }
+  h5::remove(f, "/embeddings");
+  h5::create_group(f, "/embeddings");
+  h5::write_matrix(f, "/embeddings/vectors", e.vectors.data(), e.n, e.dim);
+  // The attributes sit on the dataset: a matrix read alone still says what it is.
+  h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
+  h5::set_string_attr(d.get(), "model", e.model);
+  h5::set_int_attr(d.get(), "dim", e.dim);
+  h5::set_bool_attr(d.get(), "normalized", e.normalized);
+}
+
+void StoreWriter::write_clustering(const Clustering& c) {
+  hid_t f = impl_->f();
+  check_clustering_name(c.name);
+  const std::string why = "cannot write clustering " + c.name + ": ";
+  EMB_EXPECTS(!c.labels.empty(), why, "it has no labels");
+  EMB_EXPECTS(c.n_clusters >= 0 && c.centroid_dim >= 0, why, "negative n_clusters or centroid_dim");
+  for (size_t i = 0; i < c.labels.size(); ++i)
+    EMB_EXPECTS(c.labels[i] >= -1 && c.labels[i] < c.n_clusters, why, "label ", c.labels[i], " of segment ", i,
+                " is outside [-1, ", c.n_clusters, ")");
+  EMB_EXPECTS(c.centroids.size() == static_cast<size_t>(c.n_clusters * c.centroid_dim), why, c.centroids.size(),
+              " centroid values for ", c.n_clusters, " x ", c.centroid_dim);
+  if (h5::exists(f, "/embeddings/vectors")) {
+    const size_t vectors = impl_->rows("/embeddings/vectors");
+    EMB_EXPECTS(c.labels.size() == vectors, why, c.labels.size(), " labels for ", vectors, " embeddings");
+  }
+  std::string params;
+  try {
+    params = c.params.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(why + "its parameters cannot be written as JSON: " + e.what());
+  }
+  const std::string group = "/clusters/" + c.name;
+  h5::remove(f, group);
+  h5::Group g = h5::create_group(f, group);
+  h5::write_vector(f, group + "/labels", std::span<const int32_t>(c.labels));
+  if (!c.centroids.empty()) h5::write_matrix(f, group + "/centroids", c.centroids.data(), c.n_clusters, c.centroid_dim);
+  h5::set_string_attr(g.get(), "method", c.method);
+  h5::set_string_attr(g.get(), "params", params);
+  h5::set_double_attr(g.get(), "inertia", c.inertia);
+  h5::set_int_attr(g.get(), "n_clusters", c.n_clusters);
+  h5::set_double_attr(g.get(), "seconds", c.seconds);
+}
+
+void StoreWriter::commit() {
+  Impl& m = *impl_;
+  hid_t f = m.f();
+  try {
+    {
+      h5::Group root = h5::open_group(f, "/");
+      h5::set_int_attr(root.get(), "schema_version", kSchemaVersion);
+      h5::set_string_attr(root.get(), "embclust_version", EMBCLUST_VERSION);
+      h5::set_string_attr(root.get(), "created", utc_now());
+      h5::set_string_attr(root.get(), "command", m.command);
+    }
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) h5::fail(m.temp.path, "", "flush");
+    if (m.file.close() < 0) h5::fail(m.temp.path, "", "close");
+    sync_path(m.temp.path, false);
+    if (std::rename(m.temp.path.c_str(), m.path.c_str()) != 0)
+      throw RuntimeError("could not rename " + m.temp.path + " to " + m.path + ": " + std::strerror(errno));
+  } catch (...) {
+    m.file.close();
+    std::error_code ec;
+    fs::remove(m.temp.path, ec);
+    throw;
+  }
+  m.temp.keep = true;
+  std::string dir = fs::path(m.path).parent_path().string();
+  sync_path(dir.empty() ? "." : dir, true);
+}
+
+const std::string& StoreWriter::temp_path() const { return impl_->temp.path; }
+
+namespace testing {
+void fail_after_writes(int n) { h5::set_write_budget(n); }
+}  // namespace testing
+
+}  // namespace emb::io
