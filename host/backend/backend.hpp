@@ -14,6 +14,7 @@ namespace emb {
 /// @brief The ops a backend may implement; supports() answers per op.
 enum class Op {
   NormalizeRows,
+  SquaredDistances,
   NearestCentroids,
   AccumulateCentroids,
 };
@@ -32,6 +33,11 @@ class Backend {
 
   /// @brief Scales each row of x to unit L2 norm in place; all-zero rows stay zero.
   virtual void normalize_rows(MatrixView x) = 0;
+
+  /// @brief out[i][j] = squared L2 distance between row i of x and row j of c,
+  ///        clamped at 0; out is x.rows x c.rows. For a few centres at a time
+  ///        (k-means++ candidates); nearest_centroids never stores the whole matrix.
+  virtual void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) = 0;
 
   /// @brief For each row i of x, the index of the nearest row of c by squared L2
   ///        distance (lowest index on ties) into labels[i], and that distance,

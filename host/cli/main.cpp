@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "host/cli/cli.hpp"
+
+int main(int argc, char** argv) { return emb::run_cli(argc, argv); }

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace emb {
@@ -18,7 +19,11 @@ struct BasicMatrixView {
   int64_t size() const { return rows * cols; }
   /// @brief Rows [begin, begin+count) as a view.
   BasicMatrixView block(int64_t begin, int64_t count) const { return {row(begin), count, cols}; }
-  operator BasicMatrixView<const T>() const { return {data, rows, cols}; }
+  // A mutable view converts to a read-only one (not offered when T is already const).
+  template <class U = T, class = std::enable_if_t<!std::is_const_v<U>>>
+  operator BasicMatrixView<const U>() const {
+    return {data, rows, cols};
+  }
 };
 using MatrixView = BasicMatrixView<float>;
 using ConstMatrixView = BasicMatrixView<const float>;

@@ -1,0 +1,22 @@
+#pragma once
+// The CUDA backend's public face: no CUDA types, so host code includes it freely.
+#include <memory>
+#include <string>
+
+#include "host/backend/backend.hpp"
+
+namespace emb::cuda {
+
+/// @brief Number of usable CUDA devices; 0 when there is no driver or no device.
+///        `why`, when given, receives the runtime's reason for 0.
+int device_count(std::string* why = nullptr);
+
+/// @brief "NVIDIA H100 80GB HBM3, 132 SMs, 79.1 GiB, compute 9.0".
+std::string device_description(int device);
+
+/// @brief Creates the CUDA backend on `device`. Ops it does not support are
+///        answered by supports() == false (the caller routes them to the CPU).
+/// @throws emb::RuntimeError when the device cannot be initialised.
+std::unique_ptr<Backend> make_cuda_backend(int device);
+
+}  // namespace emb::cuda

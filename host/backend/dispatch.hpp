@@ -1,0 +1,39 @@
+#pragma once
+// DispatchBackend: a primary backend (the GPU) with the CPU behind it; each op
+// goes to the primary when it supports() the op, else to the CPU reference.
+#include <memory>
+
+#include "host/backend/backend.hpp"
+
+namespace emb {
+
+class DispatchBackend final : public Backend {
+ public:
+  DispatchBackend(std::unique_ptr<Backend> primary, std::unique_ptr<Backend> cpu)
+      : primary_(std::move(primary)), cpu_(std::move(cpu)) {}
+
+  std::string name() const override { return primary_->name(); }
+  bool is_gpu() const override { return primary_->is_gpu(); }
+  bool supports(Op) const override { return true; }
+
+  void normalize_rows(MatrixView x) override { pick(Op::NormalizeRows).normalize_rows(x); }
+  void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
+    pick(Op::SquaredDistances).squared_distances(x, c, out);
+  }
+  void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override {
+    pick(Op::NearestCentroids).nearest_centroids(x, c, labels, dist2);
+  }
+  void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
+                            BasicMatrixView<double> sums, double* counts) override {
+    pick(Op::AccumulateCentroids).accumulate_centroids(x, labels, weights, sums, counts);
+  }
+
+  /// @brief The backend that runs op.
+  Backend& pick(Op op) { return primary_->supports(op) ? *primary_ : *cpu_; }
+
+ private:
+  std::unique_ptr<Backend> primary_;
+  std::unique_ptr<Backend> cpu_;
+};
+
+}  // namespace emb

@@ -1,0 +1,220 @@
+#include "host/cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "host/backend/backend.hpp"
+#include "host/cli/info.hpp"
+#include "host/core/error.hpp"
+#include "host/pipeline/stages.hpp"
+#include "io/store.hpp"
+
+namespace emb {
+namespace {
+
+// Every option of every stage, filled by CLI11 from the command line and --config.
+struct Settings {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string file;
+  std::string device = "auto";
+  int threads = 0;
+  uint64_t seed = 0;
+  bool quiet = false;
+  std::string invalid_utf8 = "error";
+  SegmentOptions segment;
+  EmbedOptions embed;
+  ClusterStageOptions cluster;
+  int examples = 3;
+};
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + shell_quote(argv[i]);
+  return s;
+}
+
+class Runner {
+ public:
+  Runner(const Settings& s, std::string command) : s_(s), command_(std::move(command)) {}
+
+  void segment_stage(const std::string& out, bool and_more) {
+    SegmentStageOptions so;
+    so.read.invalid_utf8 = s_.invalid_utf8 == "replace" ? io::InvalidUtf8::Replace : io::InvalidUtf8::Error;
+    so.segment = s_.segment;
+    seg_ = run_segment(s_.inputs, so, report());
+    if (and_more) return;
+    io::StoreWriter w(out, {"/documents", "/segments", "/embeddings", "/clusters"}, command_);
+    w.write_documents(seg_.documents);
+    w.write_segments(seg_.segments);
+    w.commit();
+    say("wrote " + out);
+  }
+
+  void embed_stage(const std::string& file, bool from_memory, bool and_more) {
+    if (!from_memory) seg_.segments = io::StoreReader(file).segments();
+    Backend& b = backend();
+    EmbedOptions eo = s_.embed;
+    eo.progress = !s_.quiet;
+    emb_ = run_embed(seg_.segments, eo, b, report());
+    if (and_more) return;
+    io::StoreWriter w(file, {"/embeddings", "/clusters"}, command_);
+    w.write_embeddings(emb_);
+    w.commit();
+    say("wrote " + file);
+  }
+
+  void cluster_stage(const std::string& file, bool from_memory) {
+    if (!from_memory) emb_ = io::StoreReader(file).embeddings();
+    ClusterStageOptions co = s_.cluster;
+    co.seed = s_.seed;
+    co.progress = !s_.quiet;
+    io::Clustering c = run_cluster(emb_, co, backend(), report());
+    std::vector<std::string> drop = {"/clusters/" + c.name};
+    if (from_memory) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
+    io::StoreWriter w(file, drop, command_);
+    if (from_memory) {
+      w.write_documents(seg_.documents);
+      w.write_segments(seg_.segments);
+      w.write_embeddings(emb_);
+    }
+    w.write_clustering(c);
+    w.commit();
+    say("wrote " + file + " (clustering '" + c.name + "')");
+  }
+
+ private:
+  Report report() const {
+    return [this](const std::string& line) { say(line); };
+  }
+  void say(const std::string& line) const {
+    if (!s_.quiet) std::fprintf(stderr, "embclust: %s\n", line.c_str());
+  }
+  Backend& backend() {
+    if (!backend_) {
+      std::string notice;
+      backend_ = make_backend({parse_device(s_.device), s_.threads}, &notice);
+      say(notice);
+    }
+    return *backend_;
+  }
+
+  const Settings& s_;
+  std::string command_;
+  std::unique_ptr<Backend> backend_;
+  SegmentStageResult seg_;
+  io::EmbeddingSet emb_;
+};
+
+void add_options(CLI::App& app, Settings& s) {
+  app.set_config("--config", "", "Read options from a TOML file (keys are the long option names)");
+  app.add_option("--device", s.device, "Where to compute: auto (a GPU when present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  app.add_option("--threads", s.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", s.seed, "Random seed")->capture_default_str();
+  app.add_flag("-q,--quiet", s.quiet, "Print only errors");
+
+  const char* seg = "Segmenting";
+  app.add_option("--min-chars", s.segment.min_chars, "Drop sentences shorter than this (code points)")
+      ->group(seg)->capture_default_str();
+  app.add_option("--max-chars", s.segment.max_chars, "Split sentences longer than this (code points)")
+      ->group(seg)->capture_default_str();
+  app.add_option("--invalid-utf8", s.invalid_utf8, "Invalid UTF-8 in an input: error, or replace with U+FFFD")
+      ->check(CLI::IsMember({"error", "replace"}))->group(seg)->capture_default_str();
+
+  const char* em = "Embedding";
+  app.add_option("--model", s.embed.model, "Embedding model")->group(em)->capture_default_str();
+  app.add_option("--dim", s.embed.dim, "Output dimension of the hashing model")->group(em)->capture_default_str();
+
+  const char* cl = "Clustering";
+  app.add_option("--method", s.cluster.method, "Clustering method")->group(cl)->capture_default_str();
+  app.add_option("--name", s.cluster.name, "Name of the clustering in the file (default: the method)")->group(cl);
+  app.add_option("--k", s.cluster.k, "Number of clusters")->group(cl)->capture_default_str();
+  app.add_option("--n-init", s.cluster.n_init, "k-means restarts; the best is kept")->group(cl)->capture_default_str();
+  app.add_option("--max-iter", s.cluster.max_iter, "Most Lloyd iterations per restart")->group(cl)->capture_default_str();
+  app.add_option("--tol", s.cluster.tol, "Stop when inertia changes by less than this, relatively")
+      ->group(cl)->capture_default_str();
+  app.add_option("--examples", s.examples, "Sentences shown per cluster by info")->group("Info")->capture_default_str();
+}
+
+int fail(const char* kind, const std::string& what, int code) {
+  std::fprintf(stderr, "embclust: %s%s\n", kind, what.c_str());
+  return code;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"embclust: sentence embeddings and clusters of a text corpus, on the GPU or the CPU", "embclust"};
+  app.set_version_flag("--version", EMBCLUST_VERSION);
+  app.require_subcommand(1);
+  add_options(app, s);
+  app.footer("Options may stand before or after the subcommand; each stage uses those it needs.");
+
+  auto* run = app.add_subcommand("run", "Segment, embed and cluster INPUT... into OUT.h5");
+  run->add_option("inputs", s.inputs, "Files or folders (.txt, .md, .jsonl)")->required();
+  run->add_option("-o,--output", s.output, "The HDF5 file to write")->required();
+  auto* segment = app.add_subcommand("segment", "Read INPUT... and write their sentences to OUT.h5");
+  segment->add_option("inputs", s.inputs, "Files or folders (.txt, .md, .jsonl)")->required();
+  segment->add_option("-o,--output", s.output, "The HDF5 file to write")->required();
+  auto* embed = app.add_subcommand("embed", "Embed the sentences of FILE.h5");
+  embed->add_option("file", s.file, "An embclust file with /segments")->required();
+  auto* cluster = app.add_subcommand("cluster", "Cluster the embeddings of FILE.h5");
+  cluster->add_option("file", s.file, "An embclust file with /embeddings")->required();
+  auto* info = app.add_subcommand("info", "Summarize FILE.h5");
+  info->add_option("file", s.file, "An embclust file")->required();
+  for (auto* sub : {run, segment, embed, cluster, info}) sub->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail("", std::string(e.what()) + " (run 'embclust --help' for usage)", 2);
+  }
+
+  try {
+    Runner r(s, command_line(argc, argv));
+    if (run->parsed()) {
+      r.segment_stage(s.output, true);
+      r.embed_stage(s.output, true, true);
+      r.cluster_stage(s.output, true);
+    } else if (segment->parsed()) {
+      r.segment_stage(s.output, false);
+    } else if (embed->parsed()) {
+      r.embed_stage(s.file, false, false);
+    } else if (cluster->parsed()) {
+      r.cluster_stage(s.file, false);
+    } else if (info->parsed()) {
+      print_info(s.file, s.examples, stdout);
+    }
+  } catch (const UsageError& e) {
+    return fail("", e.what(), 2);
+  } catch (const Error& e) {
+    return fail("", e.what(), 1);
+  } catch (const std::bad_alloc&) {
+    return fail("", "out of memory", 1);
+  } catch (const std::exception& e) {
+    return fail("internal error: ", e.what(), 1);
+  }
+  return 0;
+}
+
+}  // namespace emb

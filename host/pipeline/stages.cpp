@@ -1,0 +1,120 @@
+#include "host/pipeline/stages.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "host/cluster/kmeans.hpp"
+#include "host/core/error.hpp"
+#include "host/core/progress.hpp"
+
+namespace emb {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fmt(const char* f, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, f, args...);
+  return buf;
+}
+
+}  // namespace
+
+SegmentStageResult run_segment(const std::vector<std::string>& inputs, const SegmentStageOptions& opts,
+                               const Report& report) {
+  EMB_USAGE(opts.segment.min_chars >= 0, "--min-chars must be 0 or more, got ", opts.segment.min_chars);
+  EMB_USAGE(opts.segment.max_chars >= 16, "--max-chars must be at least 16, got ", opts.segment.max_chars);
+  EMB_USAGE(opts.segment.min_chars <= opts.segment.max_chars, "--min-chars (", opts.segment.min_chars,
+            ") must not exceed --max-chars (", opts.segment.max_chars, ")");
+  io::ReadStats rs;
+  const std::vector<io::Document> docs = io::read_corpus(inputs, opts.read, &rs);
+
+  SegmentStageResult r;
+  SegmentStats st;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const io::Document& doc = docs[d];
+    r.documents.path.push_back(doc.path);
+    r.documents.id.push_back(doc.id);
+    for (const Span& s : segment_text(doc.text, opts.segment, &st)) {
+      const int64_t begin = doc.source_offset(s.offset);
+      const int64_t end = doc.source_offset(s.offset + s.length);
+      r.segments.text.emplace_back(doc.text.substr(static_cast<size_t>(s.offset), static_cast<size_t>(s.length)));
+      r.segments.document.push_back(static_cast<int32_t>(d));
+      r.segments.offset.push_back(doc.base_offset + begin);
+      r.segments.length.push_back(static_cast<int32_t>(end - begin));
+    }
+  }
+  report(fmt("read %lld documents from %lld files (%.1f KB)%s", (long long)rs.documents, (long long)rs.files,
+             rs.bytes / 1024.0,
+             rs.replaced_bytes ? fmt("; replaced %lld invalid UTF-8 bytes", (long long)rs.replaced_bytes).c_str()
+                               : ""));
+  report(fmt("segmented into %lld sentences (%lld shorter than %d characters dropped, %lld pieces from splitting "
+             "sentences longer than %d)",
+             (long long)r.segments.size(), (long long)st.dropped_short, opts.segment.min_chars,
+             (long long)st.split_long, opts.segment.max_chars));
+  EMB_EXPECTS(r.segments.size() > 0, "no sentence of at least ", opts.segment.min_chars,
+              " characters was found in the input");
+  return r;
+}
+
+io::EmbeddingSet run_embed(const io::SegmentTable& segments, const EmbedOptions& opts, Backend& backend,
+                           const Report& report) {
+  EMB_EXPECTS(segments.size() > 0, "there are no segments to embed");
+  auto embedder = make_embedder(opts);
+  const auto t0 = std::chrono::steady_clock::now();
+  Matrix m = embedder->embed(segments.text, backend);
+  const double secs = seconds_since(t0);
+  report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)",
+             (long long)m.rows(), embedder->model_name().c_str(), (long long)m.cols(), secs,
+             secs > 0 ? m.rows() / secs : 0.0));
+  io::EmbeddingSet e;
+  e.n = m.rows();
+  e.dim = m.cols();
+  e.model = embedder->model_name();
+  e.normalized = embedder->normalized();
+  e.vectors = std::move(m.storage());
+  return e;
+}
+
+io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
+                           const Report& report) {
+  EMB_USAGE(opts.method == "kmeans", "--method must be kmeans (the only method so far), got '", opts.method, "'");
+  const ConstMatrixView x{embeddings.vectors.data(), embeddings.n, embeddings.dim};
+
+  KMeansOptions ko;
+  ko.k = opts.k;
+  ko.max_iter = opts.max_iter;
+  ko.tol = opts.tol;
+  ko.n_init = opts.n_init;
+  ko.seed = opts.seed;
+  Progress progress("k-means", static_cast<int64_t>(opts.n_init) * opts.max_iter, opts.progress);
+  ko.on_iteration = [&](int init, int iter, double) {
+    progress.update(static_cast<int64_t>(init) * opts.max_iter + iter);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  KMeansResult km = kmeans(backend, x, ko);
+  const double secs = seconds_since(t0);
+  progress.finish();
+
+  io::Clustering c;
+  c.name = opts.name.empty() ? opts.method : opts.name;
+  c.method = opts.method;
+  c.params = {{"k", opts.k},           {"max_iter", opts.max_iter}, {"tol", opts.tol},
+              {"n_init", opts.n_init}, {"seed", opts.seed},         {"init", "k-means++"},
+              {"iterations", km.iterations}, {"best_init", km.best_init},
+              {"reseeded_empty", km.reseeded_empty}, {"backend", backend.name()}};
+  c.labels = std::move(km.labels);
+  c.n_clusters = km.centroids.rows();
+  c.centroid_dim = km.centroids.cols();
+  c.centroids = std::move(km.centroids.storage());
+  c.inertia = km.inertia;
+  c.seconds = secs;
+  report(fmt("k-means: k = %d, inertia %.6g after %d iterations (best of %d) in %.2f s", opts.k, km.inertia,
+             km.iterations, opts.n_init, secs));
+  return c;
+}
+
+}  // namespace emb

@@ -1,0 +1,193 @@
+// The embclust command end to end: the sample corpus through every stage, each
+// bad input with its sentence and exit code, and the atomic write through a
+// failure injected mid-write.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "io/store.hpp"
+#ifdef EMBCLUST_HAVE_CUDA
+#include "cuda/cuda_backend.hpp"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string err;
+  std::string out;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("embclust_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result run(const std::string& args, const std::string& env = "") {
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string cmd = env + " " EMBCLUST_BINARY " --device cpu " + args + " >" + out.string() + " 2>" +
+                            err.string() + " </dev/null";
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(err), slurp(out)};
+  }
+  std::string sample() const { return std::string(EMBCLUST_SOURCE_DIR) + "/tests/data/sample"; }
+  fs::path path(const std::string& name) const { return dir_ / name; }
+  void write(const std::string& name, const std::string& bytes) {
+    std::ofstream(dir_ / name, std::ios::binary) << bytes;
+  }
+  int files_in_dir() const { return static_cast<int>(std::distance(fs::directory_iterator(dir_), {})); }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, RunOnTheSampleWritesEveryGroup) {
+  const auto h5 = path("s.h5").string();
+  Result r = run("run " + sample() + " -o " + h5 + " --k 4 --n-init 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("using cpu"), std::string::npos) << r.err;
+  emb::io::StoreReader s(h5);
+  const auto segs = s.segments();
+  EXPECT_GT(segs.size(), 100u);
+  const auto e = s.embeddings();
+  EXPECT_EQ(e.n, static_cast<int64_t>(segs.size()));
+  EXPECT_EQ(e.model, "hashing");
+  const auto c = s.clustering("kmeans");
+  EXPECT_EQ(c.n_clusters, 4);
+  EXPECT_EQ(c.labels.size(), segs.size());
+  EXPECT_NE(s.attributes().command.find("run"), std::string::npos);
+
+  Result info = run("info " + h5);
+  ASSERT_EQ(info.code, 0) << info.err;
+  EXPECT_NE(info.out.find("clustering 'kmeans'"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("segments"), std::string::npos);
+}
+
+TEST_F(Cli, StagesOneByOneAndSeveralClusterings) {
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("segment " + sample() + " -o " + h5).code, 0);
+  EXPECT_FALSE(emb::io::StoreReader(h5).has_embeddings());
+  ASSERT_EQ(run("embed " + h5 + " --dim 128").code, 0);
+  ASSERT_EQ(run("cluster " + h5 + " --k 3 --name three").code, 0);
+  ASSERT_EQ(run("cluster " + h5 + " --k 5 --name five").code, 0);
+  ASSERT_EQ(run("cluster " + h5 + " --k 2 --name three").code, 0);  // replaces only its own group
+  emb::io::StoreReader s(h5);
+  EXPECT_EQ(s.embeddings().dim, 128);
+  EXPECT_EQ(s.clustering_names(), (std::vector<std::string>{"five", "three"}));
+  EXPECT_EQ(s.clustering("three").n_clusters, 2);
+  EXPECT_EQ(s.clustering("five").n_clusters, 5);
+}
+
+TEST_F(Cli, ConfigFileSetsOptionsAndCommandLineWins) {
+  write("c.toml", "k = 3\ndim = 64\nn-init = 1\n");
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --config " + path("c.toml").string()).code, 0);
+  EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").n_clusters, 3);
+  EXPECT_EQ(emb::io::StoreReader(h5).embeddings().dim, 64);
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --config " + path("c.toml").string() + " --k 5").code, 0);
+  EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").n_clusters, 5);
+}
+
+TEST_F(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run("").code, 2);
+  Result r = run("run " + sample() + " -o " + path("x.h5").string() + " --no-such-option");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no-such-option"), std::string::npos) << r.err;
+  r = run("run " + sample() + " -o " + path("x.h5").string() + " --k 0");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("k must be at least 1"), std::string::npos) << r.err;
+  r = run("run " + sample() + " -o " + path("x.h5").string() + " --model nope");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+  EXPECT_EQ(run("run " + sample()).code, 2);  // no -o
+  EXPECT_FALSE(fs::exists(path("x.h5")));
+  EXPECT_EQ(run("--help").code, 0);
+}
+
+TEST_F(Cli, BadInputsFailWithOneSentence) {
+  Result r = run("run " + path("missing.txt").string() + " -o " + path("x.h5").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("missing.txt"), std::string::npos) << r.err;
+
+  write("bad.txt", "Hello there, this is fine.\nBut this \xff is not UTF-8.\n");
+  r = run("run " + path("bad.txt").string() + " -o " + path("x.h5").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.txt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("36"), std::string::npos) << "byte offset of the bad byte: " << r.err;
+  r = run("run " + path("bad.txt").string() + " -o " + path("x.h5").string() + " --invalid-utf8 replace --k 1");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("replaced"), std::string::npos) << r.err;
+
+  fs::create_directories(dir_ / "empty");
+  r = run("run " + (dir_ / "empty").string() + " -o " + path("y.h5").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+
+  r = run("run " + sample() + " -o " + path("y.h5").string() + " --k 100000");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("larger than the number of points"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("y.h5")));
+
+  write("notes.h5", "not an HDF5 file");
+  r = run("info " + path("notes.h5").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("notes.h5"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one sentence: " << r.err;
+}
+
+TEST_F(Cli, DeviceCudaWithoutGpuIsAClearError) {
+  bool have_gpu = false;
+#ifdef EMBCLUST_HAVE_CUDA
+  have_gpu = emb::cuda::device_count() > 0;
+#endif
+  const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+  const std::string cmd = std::string(EMBCLUST_BINARY) + " run " + sample() + " -o " + path("g.h5").string() +
+                          " --k 2 --device cuda 2>" + err.string();
+  const int status = std::system(cmd.c_str());
+  const std::string msg = slurp(err);
+  if (have_gpu) {
+    EXPECT_EQ(WEXITSTATUS(status), 0) << msg;
+    EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
+  } else {
+    EXPECT_EQ(WEXITSTATUS(status), 1) << msg;
+    EXPECT_NE(msg.find("--device cuda"), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(path("g.h5")));
+  }
+}
+
+TEST_F(Cli, FailedWriteLeavesTheOldFileIntact) {
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 3").code, 0);
+  const std::string before = slurp(h5);
+  const int files_before = files_in_dir();
+  for (const char* n : {"0", "1"}) {
+    Result r = run("cluster " + h5 + " --k 4 --name other", std::string("EMBCLUST_FAIL_AFTER_WRITES=") + n);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("injected"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(h5), before) << "the existing file changed";
+    EXPECT_EQ(files_in_dir(), files_before) << "a temporary file was left behind";
+  }
+  Result r = run("run " + sample() + " -o " + h5 + " --k 5", "EMBCLUST_FAIL_AFTER_WRITES=3");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(slurp(h5), before);
+}
+
+}  // namespace

@@ -1,0 +1,79 @@
+// The hashing embedder: deterministic, unit rows, and similar sentences closer
+// than unrelated ones, in Korean and English.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "host/core/error.hpp"
+#include "host/embed/hashing_embedder.hpp"
+
+namespace emb {
+namespace {
+
+double dot(const Matrix& m, int64_t a, int64_t b) {
+  double s = 0;
+  for (int64_t j = 0; j < m.cols(); ++j) s += double(m.row(a)[j]) * m.row(b)[j];
+  return s;
+}
+
+const std::vector<std::string> kTexts = {
+    "The telescope observed a distant galaxy full of young stars.",          // 0
+    "Astronomers used the telescope to observe young stars in a galaxy.",    // 1
+    "Add the chopped garlic to the pan and stir the sauce gently.",          // 2
+    "김치찌개는 잘 익은 김치와 돼지고기로 끓인다.",                              // 3
+    "잘 익은 김치에 돼지고기를 넣고 김치찌개를 끓인다.",                          // 4
+    "한라산 정상까지 오르는 등산로는 네 갈래가 있다.",                            // 5
+    "",                                                                      // 6: no features
+};
+
+TEST(HashingEmbedder, DeterministicAndNormalized) {
+  auto cpu = make_cpu_backend(2);
+  HashingEmbedder e(256, false);
+  Matrix a = e.embed(kTexts, *cpu);
+  Matrix b = e.embed(kTexts, *cpu);
+  ASSERT_EQ(a.rows(), static_cast<int64_t>(kTexts.size()));
+  ASSERT_EQ(a.cols(), 256);
+  EXPECT_EQ(a.storage(), b.storage());
+  for (int64_t i = 0; i + 1 < a.rows(); ++i) EXPECT_NEAR(dot(a, i, i), 1.0, 1e-5) << "row " << i;
+  for (int64_t j = 0; j < a.cols(); ++j) EXPECT_EQ(a.row(6)[j], 0.0f);  // empty text stays the zero vector
+}
+
+TEST(HashingEmbedder, SimilarSentencesAreCloser) {
+  auto cpu = make_cpu_backend(1);
+  HashingEmbedder e(1024, false);
+  Matrix m = e.embed(kTexts, *cpu);
+  EXPECT_GT(dot(m, 0, 1), dot(m, 0, 2));
+  EXPECT_GT(dot(m, 0, 1), dot(m, 0, 3));
+  EXPECT_GT(dot(m, 3, 4), dot(m, 3, 5));
+  EXPECT_GT(dot(m, 3, 4), dot(m, 3, 0));
+  EXPECT_GT(dot(m, 3, 4), 0.3);
+}
+
+TEST(HashingEmbedder, FeaturesFoldCaseAndWidth) {
+  const HashedFeatures a = hash_features("Hello WORLD");
+  const HashedFeatures b = hash_features("hello world");
+  const HashedFeatures c = hash_features("ｈｅｌｌｏ　world");  // fullwidth letters and space (NFKC)
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.id, c.id);
+  // "ab": word "ab" + grams a, b, ab -> 4 distinct features.
+  EXPECT_EQ(hash_features("ab").id.size(), 4u);
+  // Hangul syllables are characters: "김치" gives the word, 김, 치, 김치 -> 4.
+  EXPECT_EQ(hash_features("김치!").id.size(), 4u);
+}
+
+TEST(HashingEmbedder, RejectsBadDimension) {
+  EXPECT_THROW(HashingEmbedder(1, false), UsageError);
+  EmbedOptions o;
+  o.model = "no-such-model";
+  try {
+    make_embedder(o);
+    FAIL() << "no exception";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("no-such-model"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace emb
