@@ -38,7 +38,8 @@ struct ReadStats {
   int64_t documents = 0;
   int64_t bytes = 0;
   int64_t replaced_bytes = 0;   ///< invalid bytes replaced (InvalidUtf8::Replace)
-  int64_t skipped_files = 0;    ///< files under folders with other extensions
+  int64_t skipped_files = 0;    ///< files under folders with other extensions, and files
+                                ///< or JSONL records holding only white space
 };
 
 /// @brief Reads every input (file or folder, recursive; .txt, .md, .jsonl) in a

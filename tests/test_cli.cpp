@@ -75,6 +75,20 @@ TEST_F(Cli, RunOnTheSampleWritesEveryGroup) {
   EXPECT_EQ(c.labels.size(), segs.size());
   EXPECT_NE(s.attributes().command.find("run"), std::string::npos);
 
+  // Every segment of a text file is exactly its bytes in the file (BOM and CRLF files included).
+  const auto docs = s.documents();
+  size_t checked = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const std::string& p = docs.path[static_cast<size_t>(segs.document[i])];
+    if (p.ends_with(".jsonl")) continue;  // offsets there are into the decoded `text` value
+    const std::string file = slurp(p);
+    ASSERT_LE(segs.offset[i] + segs.length[i], static_cast<int64_t>(file.size()));
+    ASSERT_EQ(file.substr(static_cast<size_t>(segs.offset[i]), static_cast<size_t>(segs.length[i])), segs.text[i])
+        << p << " segment " << i;
+    ++checked;
+  }
+  EXPECT_GT(checked, 200u);
+
   Result info = run("info " + h5);
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("clustering 'kmeans'"), std::string::npos) << info.out;

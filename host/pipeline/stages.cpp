@@ -43,7 +43,7 @@ SegmentStageResult run_segment(const std::vector<std::string>& inputs, const Seg
       const int64_t end = doc.source_offset(s.offset + s.length);
       r.segments.text.emplace_back(doc.text.substr(static_cast<size_t>(s.offset), static_cast<size_t>(s.length)));
       r.segments.document.push_back(static_cast<int32_t>(d));
-      r.segments.offset.push_back(doc.base_offset + begin);
+      r.segments.offset.push_back(begin);  // source_offset counts from the first byte of the file
       r.segments.length.push_back(static_cast<int32_t>(end - begin));
     }
   }

@@ -36,10 +36,12 @@ struct SegmentStats {
 /// Cuts at sentence-final punctuation (. ! ? … 。 ！ ？ and runs of them) followed by
 /// whitespace or the end of a line, also after closing quotes and brackets that follow
 /// it; at blank lines; and at the end of heading lines (markdown `#`, list items, and
-/// short lines without final punctuation). Never cuts inside numbers or dates such as
+/// short lines without final punctuation). Never cuts inside a double quotation that
+/// closes later in the same line (or wrapped lines), inside numbers or dates such as
 /// `15.7조`, `3.14`, `2025. 3. 10.`, nor after abbreviations like `Mr.` or `U.S.`.
 /// Every span is trimmed of surrounding whitespace, so text.substr(offset, length)
 /// is the segment.
+/// @param stats when not null, the counts of this call are added to it.
 std::vector<Span> segment_text(std::string_view text, const SegmentOptions& opts,
                                SegmentStats* stats = nullptr);
 
