@@ -77,3 +77,32 @@ TEST(HashingEmbedder, RejectsBadDimension) {
 
 }  // namespace
 }  // namespace emb
+
+#include "host/pipeline/stages.hpp"
+
+namespace emb {
+namespace {
+
+// On the shipped sample (six topics, Korean and English), a sentence's nearest
+// neighbour by cosine comes from the same document far more often than chance (~1/6).
+TEST(HashingEmbedder, NearestNeighbourSharesTheTopicOnTheSample) {
+  const auto seg = run_segment({std::string(EMBCLUST_SOURCE_DIR) + "/tests/data/sample"}, {}, [](const std::string&) {});
+  auto cpu = make_cpu_backend(2);
+  HashingEmbedder e(1024, false);
+  Matrix m = e.embed(seg.segments.text, *cpu);
+  // Topic = file (the JSONL records are all one topic).
+  const auto topic = [&](int64_t i) { return seg.documents.path[static_cast<size_t>(seg.segments.document[i])]; };
+  int64_t same = 0;
+  for (int64_t i = 0; i < m.rows(); ++i) {
+    int64_t best = -1;
+    double best_sim = -2;
+    for (int64_t j = 0; j < m.rows(); ++j)
+      if (j != i && dot(m, i, j) > best_sim) best_sim = dot(m, i, j), best = j;
+    same += topic(best) == topic(i);
+  }
+  const double rate = static_cast<double>(same) / m.rows();
+  EXPECT_GT(rate, 0.6) << "nearest neighbour from the same topic for " << rate * 100 << "% of sentences";
+}
+
+}  // namespace
+}  // namespace emb
