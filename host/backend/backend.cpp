@@ -28,9 +28,10 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& opts, std::string* n
 #else
     why = "this build of embclust has no CUDA backend";
 #endif
-    if (opts.device == Device::Cuda) throw RuntimeError("--device cuda was asked for, but " + why + ".");
+    if (opts.device == Device::Cuda)
+      throw RuntimeError("--device cuda was asked for, but no CUDA device is usable (" + why + ").");
     auto cpu = make_cpu_backend(opts.threads);
-    if (notice) *notice = "using " + cpu->name() + " (no GPU: " + why + ")";
+    if (notice) *notice = "using " + cpu->name() + "; no CUDA device is usable (" + why + ")";
     return cpu;
   }
   auto cpu = make_cpu_backend(opts.threads);

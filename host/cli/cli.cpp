@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,62 +47,37 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
+// The stages on in-memory tables; the subcommands load what they start from and
+// save what they produce, each save one atomic StoreWriter change.
 class Runner {
  public:
   Runner(const Settings& s, std::string command) : s_(s), command_(std::move(command)) {}
 
-  void segment_stage(const std::string& out, bool and_more) {
+  void segment() {
     SegmentStageOptions so;
     so.read.invalid_utf8 = s_.invalid_utf8 == "replace" ? io::InvalidUtf8::Replace : io::InvalidUtf8::Error;
     so.segment = s_.segment;
     seg_ = run_segment(s_.inputs, so, report());
-    if (and_more) return;
-    io::StoreWriter w(out, {"/documents", "/segments", "/embeddings", "/clusters"}, command_);
-    w.write_documents(seg_.documents);
-    w.write_segments(seg_.segments);
-    w.commit();
-    say("wrote " + out);
+    have_segments_ = true;
   }
+  void load_segments(const std::string& file) { seg_.segments = io::StoreReader(file).segments(); }
 
-  void embed_stage(const std::string& file, bool from_memory, bool and_more) {
-    if (!from_memory) seg_.segments = io::StoreReader(file).segments();
-    Backend& b = backend();
+  void embed() {
     EmbedOptions eo = s_.embed;
     eo.progress = !s_.quiet;
-    emb_ = run_embed(seg_.segments, eo, b, report());
-    if (and_more) return;
-    io::StoreWriter w(file, {"/embeddings", "/clusters"}, command_);
-    w.write_embeddings(emb_);
-    w.commit();
-    say("wrote " + file);
+    emb_ = run_embed(seg_.segments, eo, backend(), report());
+    have_embeddings_ = true;
   }
+  void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
 
-  void cluster_stage(const std::string& file, bool from_memory) {
-    if (!from_memory) emb_ = io::StoreReader(file).embeddings();
+  void cluster() {
     ClusterStageOptions co = s_.cluster;
     co.seed = s_.seed;
     co.progress = !s_.quiet;
-    io::Clustering c = run_cluster(emb_, co, backend(), report());
-    std::vector<std::string> drop = {"/clusters/" + c.name};
-    if (from_memory) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
-    io::StoreWriter w(file, drop, command_);
-    if (from_memory) {
-      w.write_documents(seg_.documents);
-      w.write_segments(seg_.segments);
-      w.write_embeddings(emb_);
-    }
-    w.write_clustering(c);
-    w.commit();
-    say("wrote " + file + " (clustering '" + c.name + "')");
+    clustering_ = run_cluster(emb_, co, backend(), report());
   }
 
- private:
-  Report report() const {
-    return [this](const std::string& line) { say(line); };
-  }
-  void say(const std::string& line) const {
-    if (!s_.quiet) std::fprintf(stderr, "embclust: %s\n", line.c_str());
-  }
+  /// The backend, created on first use (a missing GPU fails here, before any work).
   Backend& backend() {
     if (!backend_) {
       std::string notice;
@@ -111,11 +87,39 @@ class Runner {
     return *backend_;
   }
 
+  /// Writes what this run produced; groups downstream of a new one are stale and dropped.
+  void save(const std::string& file) {
+    std::vector<std::string> drop;
+    if (have_segments_) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
+    else if (have_embeddings_) drop = {"/embeddings", "/clusters"};
+    else if (clustering_) drop = {"/clusters/" + clustering_->name};
+    io::StoreWriter w(file, drop, command_);
+    if (have_segments_) {
+      w.write_documents(seg_.documents);
+      w.write_segments(seg_.segments);
+    }
+    if (have_embeddings_) w.write_embeddings(emb_);
+    if (clustering_) w.write_clustering(*clustering_);
+    w.commit();
+    say("wrote " + file + (clustering_ ? " (clustering '" + clustering_->name + "')" : ""));
+  }
+
+ private:
+  Report report() const {
+    return [this](const std::string& line) { say(line); };
+  }
+  void say(const std::string& line) const {
+    if (!s_.quiet) std::fprintf(stderr, "embclust: %s\n", line.c_str());
+  }
+
   const Settings& s_;
   std::string command_;
   std::unique_ptr<Backend> backend_;
   SegmentStageResult seg_;
   io::EmbeddingSet emb_;
+  std::optional<io::Clustering> clustering_;
+  bool have_segments_ = false;
+  bool have_embeddings_ = false;
 };
 
 void add_options(CLI::App& app, Settings& s) {
@@ -193,15 +197,24 @@ int run_cli(int argc, char** argv) {
   try {
     Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
-      r.segment_stage(s.output, true);
-      r.embed_stage(s.output, true, true);
-      r.cluster_stage(s.output, true);
+      r.backend();
+      r.segment();
+      r.embed();
+      r.cluster();
+      r.save(s.output);
     } else if (segment->parsed()) {
-      r.segment_stage(s.output, false);
+      r.segment();
+      r.save(s.output);
     } else if (embed->parsed()) {
-      r.embed_stage(s.file, false, false);
+      r.backend();
+      r.load_segments(s.file);
+      r.embed();
+      r.save(s.file);
     } else if (cluster->parsed()) {
-      r.cluster_stage(s.file, false);
+      r.backend();
+      r.load_embeddings(s.file);
+      r.cluster();
+      r.save(s.file);
     } else if (info->parsed()) {
       print_info(s.file, s.examples, stdout);
     }

@@ -1,0 +1,39 @@
+#pragma once
+// The CPU backend: OpenBLAS for the GEMMs, OpenMP for the row loops. It is the
+// reference every other backend is tested against, and the fallback for ops a
+// GPU backend does not support.
+#include <cstdint>
+#include <string>
+
+#include "host/backend/backend.hpp"
+
+namespace emb {
+
+/// @brief Backend on the host CPU; supports every op.
+class CpuBackend final : public Backend {
+ public:
+  /// @brief Uses `threads` OpenMP and OpenBLAS threads; 0 = omp_get_max_threads().
+  explicit CpuBackend(int threads = 0);
+
+  /// @brief "cpu (N threads)".
+  std::string name() const override;
+  bool is_gpu() const override { return false; }
+  bool supports(Op) const override { return true; }
+  /// @brief The thread count every op runs with.
+  int threads() const { return threads_; }
+
+  void normalize_rows(MatrixView x) override;
+  /// @brief Bitwise the same result for any thread count, as nearest_centroids:
+  ///        rows go in blocks that do not depend on it, one GEMM per block.
+  void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override;
+  void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override;
+  /// @brief Bitwise the same result for any thread count: threads split the columns,
+  ///        and every sum runs over the rows in order.
+  void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
+                            BasicMatrixView<double> sums, double* counts) override;
+
+ private:
+  int threads_;
+};
+
+}  // namespace emb
