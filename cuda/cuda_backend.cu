@@ -1,61 +1,216 @@
 // CudaBackend: checks inputs and moves data at the entry points, then calls the
-// per-op launchers in cuda/<op>.cu on the backend's stream.
+// per-op launchers in cuda/<op>.cu on the backend's stream. A held matrix (hold())
+// stays on the device, so k-means uploads its points once, not every iteration.
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
+#include "cuda/accumulate_centroids.cuh"
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
+#include "cuda/distance_tile.cuh"
+#include "cuda/nearest_centroids.cuh"
 #include "cuda/normalize_rows.cuh"
+#include "cuda/squared_distances.cuh"
 
 namespace emb::cuda {
 namespace {
+
+// Tiles of distances and uploaded blocks of points stay under this many floats
+// (256 MiB each), so memory use is bounded whatever n is.
+constexpr int64_t kBlockFloats = int64_t{64} << 20;
 
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : device_(device) {
     EMB_CUDA_TRY(cudaSetDevice(device_));
     EMB_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    EMB_CUBLAS_TRY(cublasCreate(&blas_));
+    EMB_CUBLAS_TRY(cublasSetStream(blas_, stream_));
+    // Plain FP32 (the default math mode; TF32 would move distances away from the CPU reference).
+    EMB_CUBLAS_TRY(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
     name_ = "cuda:" + std::to_string(device_) + " (" + device_description(device_) + ")";
   }
   ~CudaBackend() override {
+    if (blas_) cublasDestroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
   std::string name() const override { return name_; }
   bool is_gpu() const override { return true; }
-  bool supports(Op op) const override { return op == Op::NormalizeRows; }
+  bool supports(Op) const override { return true; }
+
+  void hold(ConstMatrixView x) override {
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    held_ = Held{};
+    if (x.size() == 0) return;
+    try {
+      held_.x.resize(static_cast<size_t>(x.size()));
+      held_.norms.resize(static_cast<size_t>(x.rows));
+    } catch (const RuntimeError&) {
+      // Too large for the device: a hint, not a requirement; ops stream x in blocks.
+      held_ = Held{};
+      cudaGetLastError();
+      return;
+    }
+    upload(x, held_.x.data());
+    squared_row_norms_async(held_.x.data(), x.rows, x.cols, held_.norms.data(), stream_);
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    held_.host = x.data;
+    held_.rows = x.rows;
+    held_.cols = x.cols;
+  }
+  void release(ConstMatrixView x) override {
+    if (held_.host == x.data) held_ = Held{};
+  }
 
   void normalize_rows(MatrixView x) override {
     if (x.size() == 0) return;
     EMB_CUDA_TRY(cudaSetDevice(device_));
-    const size_t bytes = static_cast<size_t>(x.size()) * sizeof(float);
-    scratch_.resize(static_cast<size_t>(x.size()));
-    EMB_CUDA_TRY(cudaMemcpyAsync(scratch_.data(), x.data, bytes, cudaMemcpyHostToDevice, stream_));
-    normalize_rows_async(scratch_.data(), x.rows, x.cols, stream_);
-    EMB_CUDA_TRY(cudaMemcpyAsync(x.data, scratch_.data(), bytes, cudaMemcpyDeviceToHost, stream_));
+    x_block_.resize(static_cast<size_t>(x.size()));
+    upload(x, x_block_.data());
+    normalize_rows_async(x_block_.data(), x.rows, x.cols, stream_);
+    download(x_block_.data(), x.data, x.size());
     EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
   }
 
-  void squared_distances(ConstMatrixView, ConstMatrixView, MatrixView) override { unsupported("squared_distances"); }
-  void nearest_centroids(ConstMatrixView, ConstMatrixView, int32_t*, float*) override { unsupported("nearest_centroids"); }
-  void accumulate_centroids(ConstMatrixView, const int32_t*, const float*, BasicMatrixView<double>, double*) override {
-    unsupported("accumulate_centroids");
+  void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
+    if (x.rows == 0 || c.rows == 0) return;
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    upload_centroids(c);
+    for_each_block(x, c.rows, [&](int64_t b0, int64_t nb, const float* dx, const double* dnorm) {
+      float* tile = tile_for(nb, c.rows);
+      minus2_xct_async(blas_, dx, nb, c_.data(), c.rows, x.cols, tile);
+      squared_from_tile_async(tile, nb, c.rows, dnorm, c_norm_.data(), stream_);
+      download(tile, out.row(b0), nb * c.rows);
+    });
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+  }
+
+  void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override {
+    if (x.rows == 0) return;
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    upload_centroids(c);
+    labels_.resize(static_cast<size_t>(x.rows));
+    dist_.resize(static_cast<size_t>(x.rows));
+    for_each_block(x, c.rows, [&](int64_t b0, int64_t nb, const float* dx, const double* dnorm) {
+      float* tile = tile_for(nb, c.rows);
+      minus2_xct_async(blas_, dx, nb, c_.data(), c.rows, x.cols, tile);
+      nearest_from_tile_async(tile, nb, c.rows, dnorm, c_norm_.data(), labels_.data() + b0,
+                              dist2 ? dist_.data() + b0 : nullptr, stream_);
+    });
+    EMB_CUDA_TRY(cudaMemcpyAsync(labels, labels_.data(), sizeof(int32_t) * x.rows, cudaMemcpyDeviceToHost, stream_));
+    if (dist2) download(dist_.data(), dist2, x.rows);
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+  }
+
+  void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
+                            BasicMatrixView<double> sums, double* counts) override {
+    if (x.rows == 0 || sums.rows == 0) return;
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    const float* dx = resident(x);
+    if (!dx) {  // not held: the whole matrix must be on the device for the segmented sums
+      x_block_.resize(static_cast<size_t>(x.size()));
+      upload(x, x_block_.data());
+      dx = x_block_.data();
+    }
+    labels_.resize(static_cast<size_t>(x.rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(labels_.data(), labels, sizeof(int32_t) * x.rows, cudaMemcpyHostToDevice, stream_));
+    if (weights) {
+      weights_.resize(static_cast<size_t>(x.rows));
+      EMB_CUDA_TRY(cudaMemcpyAsync(weights_.data(), weights, sizeof(float) * x.rows, cudaMemcpyHostToDevice, stream_));
+    }
+    const size_t kd = static_cast<size_t>(sums.rows * sums.cols);
+    sums_.resize(kd);
+    counts_.resize(static_cast<size_t>(sums.rows));
+    accumulate_centroids_async(dx, x.rows, x.cols, labels_.data(), weights ? weights_.data() : nullptr, sums.rows,
+                               sums_.data(), counts_.data(), acc_scratch_, stream_);
+    host_sums_.resize(kd);
+    host_counts_.resize(static_cast<size_t>(sums.rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(host_sums_.data(), sums_.data(), sizeof(double) * kd, cudaMemcpyDeviceToHost, stream_));
+    EMB_CUDA_TRY(cudaMemcpyAsync(host_counts_.data(), counts_.data(), sizeof(double) * sums.rows,
+                                 cudaMemcpyDeviceToHost, stream_));
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    for (size_t i = 0; i < kd; ++i) sums.data[i] += host_sums_[i];  // the op accumulates into sums
+    for (int64_t c = 0; c < sums.rows; ++c) counts[c] += host_counts_[static_cast<size_t>(c)];
   }
 
  private:
-  [[noreturn]] static void unsupported(const char* op) {
-    // Callers must ask supports() first; reaching this is a bug in a driver.
-    std::fprintf(stderr, "embclust: internal error: the CUDA backend has no %s\n", op);
-    std::abort();
+  struct Held {
+    const float* host = nullptr;
+    int64_t rows = 0, cols = 0;
+    DeviceBuffer<float> x;
+    DeviceBuffer<double> norms;
+  };
+
+  // The device copy of x when x is the held matrix or a row block of it, else null.
+  const float* resident(ConstMatrixView x, const double** norms = nullptr) const {
+    if (!held_.host || x.cols != held_.cols || x.data < held_.host) return nullptr;
+    const int64_t off = x.data - held_.host;
+    if (off % held_.cols != 0 || off / held_.cols + x.rows > held_.rows) return nullptr;
+    if (norms) *norms = held_.norms.data() + off / held_.cols;
+    return held_.x.data() + off;
+  }
+
+  // Calls f(first row, rows, device rows, device squared norms) for blocks of x
+  // small enough that the block and its rows x k tile stay bounded.
+  template <class F>
+  void for_each_block(ConstMatrixView x, int64_t k, F&& f) {
+    const int64_t by_tile = std::max<int64_t>(1, kBlockFloats / std::max<int64_t>(k, 1));
+    const int64_t by_rows = std::max<int64_t>(1, kBlockFloats / std::max<int64_t>(x.cols, 1));
+    const int64_t rows_per_block = std::min({x.rows, by_tile, by_rows});
+    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
+      const int64_t nb = std::min(rows_per_block, x.rows - b0);
+      const ConstMatrixView xb = x.block(b0, nb);
+      const double* norms = nullptr;
+      const float* dx = resident(xb, &norms);
+      if (!dx) {
+        x_block_.resize(static_cast<size_t>(xb.size()));
+        x_norm_.resize(static_cast<size_t>(nb));
+        upload(xb, x_block_.data());
+        squared_row_norms_async(x_block_.data(), nb, x.cols, x_norm_.data(), stream_);
+        dx = x_block_.data();
+        norms = x_norm_.data();
+      }
+      f(b0, nb, dx, norms);
+    }
+  }
+
+  void upload_centroids(ConstMatrixView c) {
+    c_.resize(static_cast<size_t>(c.size()));
+    c_norm_.resize(static_cast<size_t>(c.rows));
+    upload(c, c_.data());
+    squared_row_norms_async(c_.data(), c.rows, c.cols, c_norm_.data(), stream_);
+  }
+
+  float* tile_for(int64_t rows, int64_t k) {
+    tile_.resize(static_cast<size_t>(rows * k));
+    return tile_.data();
+  }
+
+  void upload(ConstMatrixView m, float* d) {
+    EMB_CUDA_TRY(cudaMemcpyAsync(d, m.data, sizeof(float) * m.size(), cudaMemcpyHostToDevice, stream_));
+  }
+  void download(const float* d, float* h, int64_t count) {
+    EMB_CUDA_TRY(cudaMemcpyAsync(h, d, sizeof(float) * count, cudaMemcpyDeviceToHost, stream_));
   }
 
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
   std::string name_;
-  DeviceBuffer<float> scratch_;
+  Held held_;
+  DeviceBuffer<float> x_block_, c_, tile_, dist_, weights_;
+  DeviceBuffer<double> x_norm_, c_norm_;
+  DeviceBuffer<int32_t> labels_;
+  DeviceBuffer<double> sums_, counts_;
+  AccumulateScratch acc_scratch_;
+  std::vector<double> host_sums_, host_counts_;
 };
 
 }  // namespace
@@ -65,7 +220,7 @@ int device_count(std::string* why) {
   const cudaError_t err = cudaGetDeviceCount(&n);
   if (err != cudaSuccess) {
     if (why) *why = cudaGetErrorString(err);
-    cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    cudaGetLastError();  // clear the error so later calls start clean
     return 0;
   }
   if (n == 0 && why) *why = "no CUDA device found";

@@ -22,7 +22,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& opts, std::string* n
 #ifdef EMBCLUST_HAVE_CUDA
     if (cuda::device_count(&why) > 0) {
       auto gpu = cuda::make_cuda_backend(0);
-      if (notice) *notice = "using " + gpu->name() + "; ops without a CUDA kernel run on the CPU";
+      if (notice) *notice = "using " + gpu->name();
       return std::make_unique<DispatchBackend>(std::move(gpu), make_cpu_backend(opts.threads));
     }
 #else

@@ -31,6 +31,13 @@ class Backend {
   /// @brief Whether this backend implements op; drivers route the rest to the CPU.
   virtual bool supports(Op op) const = 0;
 
+  /// @brief Promises that x stays unchanged until release(x). A GPU backend may then
+  ///        upload x once and serve later calls on x, or on row blocks of it, from
+  ///        its device copy. Holding another matrix replaces the first. No-op on the CPU.
+  virtual void hold(ConstMatrixView x) {}
+  /// @brief Ends the promise made by hold(x) and frees the device copy.
+  virtual void release(ConstMatrixView x) {}
+
   /// @brief Scales each row of x to unit L2 norm in place; all-zero rows stay zero.
   virtual void normalize_rows(MatrixView x) = 0;
 
@@ -50,6 +57,19 @@ class Backend {
   ///        accumulated into, not cleared. Sums accumulate in double precision.
   virtual void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                                     BasicMatrixView<double> sums, double* counts) = 0;
+};
+
+/// @brief hold() for a scope: the matrix is released when the guard goes.
+class HeldMatrix {
+ public:
+  HeldMatrix(Backend& b, ConstMatrixView x) : b_(b), x_(x) { b_.hold(x_); }
+  ~HeldMatrix() { b_.release(x_); }
+  HeldMatrix(const HeldMatrix&) = delete;
+  HeldMatrix& operator=(const HeldMatrix&) = delete;
+
+ private:
+  Backend& b_;
+  ConstMatrixView x_;
 };
 
 /// @brief Which device the user asked for.

@@ -16,6 +16,8 @@ class DispatchBackend final : public Backend {
   bool is_gpu() const override { return primary_->is_gpu(); }
   bool supports(Op) const override { return true; }
 
+  void hold(ConstMatrixView x) override { primary_->hold(x); }
+  void release(ConstMatrixView x) override { primary_->release(x); }
   void normalize_rows(MatrixView x) override { pick(Op::NormalizeRows).normalize_rows(x); }
   void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
     pick(Op::SquaredDistances).squared_distances(x, c, out);

@@ -228,6 +228,7 @@ KMeansResult to_result(Run&& r) {
 KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& opts) {
   check_options(opts.k, opts.max_iter, opts.n_init, opts.tol);
   check_points(x, opts.k);
+  const HeldMatrix held(backend, x);  // x is read by every op of every run: upload it once
   KMeansResult best;
   std::vector<double> inertias;
   for (int init = 0; init < opts.n_init; ++init) {
@@ -251,6 +252,7 @@ KMeansResult kmeans_from(Backend& backend, ConstMatrixView x, ConstMatrixView in
   check_finite(init, "initial centroids: ");
   Matrix start(init.rows, init.cols);
   std::copy(init.data, init.data + init.size(), start.data());
+  const HeldMatrix held(backend, x);
   KMeansResult out = to_result(lloyd(backend, x, std::move(start), opts, 0));
   out.init_inertia = {out.inertia};
   return out;
@@ -260,6 +262,7 @@ Matrix kmeans_plusplus(Backend& backend, ConstMatrixView x, int k, uint64_t seed
   EMB_USAGE(k >= 1, "k must be at least 1, got ", k);
   check_points(x, k);
   std::mt19937_64 rng(seed);
+  const HeldMatrix held(backend, x);
   return seed_plusplus(backend, x, k, rng);
 }
 
