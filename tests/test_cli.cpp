@@ -204,4 +204,90 @@ TEST_F(Cli, FailedWriteLeavesTheOldFileIntact) {
   EXPECT_EQ(slurp(h5), before);
 }
 
+TEST_F(Cli, BadMetricOrInitValueExitsWithTwo) {
+  Result r = run("run " + sample() + " -o " + path("x.h5").string() + " --metric euclid");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--metric"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("euclid"), std::string::npos) << r.err;
+  r = run("run " + sample() + " -o " + path("x.h5").string() + " --init kmeans");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--init must be k-means++, random or FILE.h5:/dataset"), std::string::npos) << r.err;
+  r = run("run " + sample() + " -o " + path("x.h5").string() + " --tol-shift -1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--tol-shift"), std::string::npos) << r.err;
+  r = run("run " + sample() + " -o " + path("x.h5").string() + " --input " + path("x.h5").string() + ":/a");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--input applies only to 'embclust cluster'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("x.h5")));
+}
+
+TEST_F(Cli, CosineRunStoresItsParameters) {
+  const auto h5 = path("s.h5").string();
+  Result r = run("run " + sample() + " -o " + h5 + " --k 4 --dim 128 --metric cosine --init random --tol-shift 1e-6");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto c = emb::io::StoreReader(h5).clustering("kmeans");
+  EXPECT_EQ(c.params["metric"], "cosine");
+  EXPECT_EQ(c.params["init"], "random");
+  EXPECT_EQ(c.params["tol_shift"], 1e-6);
+  EXPECT_EQ(c.params["input"], "/embeddings/vectors");
+  ASSERT_EQ(c.centroids.size(), 4u * 128u);
+  for (int j = 0; j < 4; ++j) {
+    double norm = 0.0;
+    for (int t = 0; t < 128; ++t) norm += static_cast<double>(c.centroids[j * 128 + t]) * c.centroids[j * 128 + t];
+    EXPECT_NEAR(norm, 1.0, 1e-5) << "centre " << j;
+  }
+  EXPECT_GT(c.inertia, 0.0);
+  EXPECT_LT(c.inertia, 2.0 * static_cast<double>(c.labels.size()));  // 2 - 2 cos, below 2 for nearest centres
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 4 --dim 128").code, 0);
+  EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").params["metric"], "l2");
+  EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").params["init"], "k-means++");
+}
+
+TEST_F(Cli, InitFromADatasetOfCentres) {
+  const auto h5 = path("s.h5").string();
+  // --tol 0: the kept run ends on a fixed point, which a run started from its centres keeps.
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 3 --dim 128 --tol 0").code, 0);
+  const std::string before = slurp(h5);
+  const std::string centres = h5 + ":/clusters/kmeans/centroids";
+
+  Result r = run("cluster " + h5 + " --k 4 --name other --init " + centres);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("is 3 x 128"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("k x d = 4 x 128"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(h5), before);
+  r = run("cluster " + h5 + " --k 3 --name other --init " + h5 + ":/no/such");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/no/such"), std::string::npos) << r.err;
+
+  r = run("cluster " + h5 + " --k 3 --name again --n-init 5 --tol 0 --init " + centres);
+  ASSERT_EQ(r.code, 0) << r.err;
+  emb::io::StoreReader s(h5);
+  const auto first = s.clustering("kmeans"), again = s.clustering("again");
+  EXPECT_EQ(again.params["init"], centres);
+  EXPECT_EQ(again.params["n_init"], 1);
+  EXPECT_EQ(again.labels, first.labels);
+  EXPECT_EQ(again.centroids, first.centroids);
+  EXPECT_EQ(again.inertia, first.inertia);
+}
+
+TEST_F(Cli, InputClustersAnotherDataset) {
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 3 --dim 64").code, 0);
+  Result r = run("cluster " + h5 + " --k 3 --name same --input " + h5 + ":/embeddings/vectors");
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    emb::io::StoreReader s(h5);
+    EXPECT_EQ(s.clustering("same").labels, s.clustering("kmeans").labels);
+    EXPECT_EQ(s.clustering("same").params["input"], h5 + ":/embeddings/vectors");
+  }
+  const std::string before = slurp(h5);
+  r = run("cluster " + h5 + " --k 2 --name wrong --input " + h5 + ":/clusters/kmeans/centroids");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("has 3 rows"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(h5), before);
+  r = run("cluster " + h5 + " --k 2 --input " + h5);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("FILE.h5:/path"), std::string::npos) << r.err;
+}
+
 }  // namespace

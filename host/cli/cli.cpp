@@ -69,6 +69,23 @@ class Runner {
     have_embeddings_ = true;
   }
   void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
+  /// --input: a dataset of any embclust file instead of the /embeddings of `file`,
+  /// which keeps the labels; checked against its row count before any work.
+  void load_input(const std::string& file, const std::string& spec) {
+    const std::optional<DatasetRef> ref = parse_dataset_ref(spec);
+    EMB_USAGE(ref, "--input must name a dataset as FILE.h5:/path, got '", spec, "'");
+    emb_ = read_dataset(*ref);
+    const io::StoreReader target(file);
+    if (target.has_embeddings()) {
+      const int64_t rows = target.embeddings().n;
+      EMB_EXPECTS(emb_.n == rows, "--input ", spec, " has ", emb_.n, " rows but ", file, " has ", rows,
+                  " embeddings, and a clustering stores one label per embedding");
+    } else if (target.has_segments()) {
+      const auto rows = static_cast<int64_t>(target.segments().size());
+      EMB_EXPECTS(emb_.n == rows, "--input ", spec, " has ", emb_.n, " rows but ", file, " has ", rows,
+                  " segments, and a clustering stores one label per segment");
+    }
+  }
 
   void cluster() {
     ClusterStageOptions co = s_.cluster;
@@ -150,6 +167,22 @@ void add_options(CLI::App& app, Settings& s) {
   app.add_option("--max-iter", s.cluster.max_iter, "Most Lloyd iterations per restart")->group(cl)->capture_default_str();
   app.add_option("--tol", s.cluster.tol, "Stop when inertia changes by less than this, relatively")
       ->group(cl)->capture_default_str();
+  app.add_option("--tol-shift", s.cluster.tol_shift,
+                 "Also stop when no centre moves (squared) more than this times the mean squared centre "
+                 "norm (0 = off)")
+      ->check(CLI::NonNegativeNumber)->group(cl)->capture_default_str();
+  app.add_option("--metric", s.cluster.metric,
+                 "k-means distance: l2, or cosine (spherical k-means on unit-length rows; inertia sums "
+                 "2 - 2 cos)")
+      ->check(CLI::IsMember({"l2", "cosine"}))->group(cl)->capture_default_str();
+  app.add_option("--init", s.cluster.init,
+                 "Starting centres: k-means++, random (k distinct rows), or FILE.h5:/dataset (k x d, in an "
+                 "embclust file; one run)")
+      ->group(cl)->capture_default_str();
+  app.add_option("--input", s.cluster.input,
+                 "For cluster: cluster FILE.h5:/dataset (2-D float, in an embclust file, one row per "
+                 "segment) instead of /embeddings")
+      ->group(cl);
   app.add_option("--examples", s.examples, "Sentences shown per cluster by info")->group("Info")->capture_default_str();
 }
 
@@ -177,7 +210,7 @@ int run_cli(int argc, char** argv) {
   auto* embed = app.add_subcommand("embed", "Embed the sentences of FILE.h5");
   embed->add_option("file", s.file, "An embclust file with /segments")->required();
   auto* cluster = app.add_subcommand("cluster", "Cluster the embeddings of FILE.h5");
-  cluster->add_option("file", s.file, "An embclust file with /embeddings")->required();
+  cluster->add_option("file", s.file, "An embclust file with /embeddings (or see --input)")->required();
   auto* info = app.add_subcommand("info", "Summarize FILE.h5");
   info->add_option("file", s.file, "An embclust file")->required();
   for (auto* sub : {run, segment, embed, cluster, info}) sub->fallthrough();
@@ -195,6 +228,7 @@ int run_cli(int argc, char** argv) {
   }
 
   try {
+    EMB_USAGE(s.cluster.input.empty() || cluster->parsed(), "--input applies only to 'embclust cluster'");
     Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
       r.backend();
@@ -212,7 +246,8 @@ int run_cli(int argc, char** argv) {
       r.save(s.file);
     } else if (cluster->parsed()) {
       r.backend();
-      r.load_embeddings(s.file);
+      if (s.cluster.input.empty()) r.load_embeddings(s.file);
+      else r.load_input(s.file, s.cluster.input);
       r.cluster();
       r.save(s.file);
     } else if (info->parsed()) {

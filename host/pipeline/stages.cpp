@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "host/cluster/kmeans.hpp"
 #include "host/core/error.hpp"
@@ -82,39 +84,78 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, const EmbedOptions&
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
                            const Report& report) {
   EMB_USAGE(opts.method == "kmeans", "--method must be kmeans (the only method so far), got '", opts.method, "'");
+  EMB_USAGE(opts.metric == "l2" || opts.metric == "cosine", "--metric must be l2 or cosine, got '", opts.metric,
+            "'");
+  const std::optional<DatasetRef> init_ref =
+      opts.init == "k-means++" || opts.init == "random" ? std::nullopt : parse_dataset_ref(opts.init);
+  EMB_USAGE(opts.init == "k-means++" || opts.init == "random" || init_ref,
+            "--init must be k-means++, random or FILE.h5:/dataset, got '", opts.init, "'");
   const ConstMatrixView x{embeddings.vectors.data(), embeddings.n, embeddings.dim};
 
   KMeansOptions ko;
   ko.k = opts.k;
   ko.max_iter = opts.max_iter;
   ko.tol = opts.tol;
-  ko.n_init = opts.n_init;
+  ko.tol_shift = opts.tol_shift;
+  ko.n_init = init_ref ? 1 : opts.n_init;
   ko.seed = opts.seed;
-  Progress progress("k-means", static_cast<int64_t>(opts.n_init) * opts.max_iter, opts.progress);
+  ko.init = opts.init == "random" ? KMeansInit::Random : KMeansInit::PlusPlus;
+  ko.metric = opts.metric == "cosine" ? Metric::Cosine : Metric::L2;
+
+  io::EmbeddingSet start;
+  if (init_ref) {
+    start = read_dataset(*init_ref);
+    EMB_EXPECTS(start.n == opts.k && start.dim == embeddings.dim, "--init ", opts.init, " is ", start.n, " x ",
+                start.dim, " but the starting centres must be k x d = ", opts.k, " x ", embeddings.dim);
+  }
+  Progress progress("k-means", static_cast<int64_t>(ko.n_init) * opts.max_iter, opts.progress);
   ko.on_iteration = [&](int init, int iter, double) {
     progress.update(static_cast<int64_t>(init) * opts.max_iter + iter);
   };
   const auto t0 = std::chrono::steady_clock::now();
-  KMeansResult km = kmeans(backend, x, ko);
+  KMeansResult km = init_ref ? kmeans_from(backend, x, {start.vectors.data(), start.n, start.dim}, ko)
+                             : kmeans(backend, x, ko);
   const double secs = seconds_since(t0);
   progress.finish();
 
   io::Clustering c;
   c.name = opts.name.empty() ? opts.method : opts.name;
   c.method = opts.method;
-  c.params = {{"k", opts.k},           {"max_iter", opts.max_iter}, {"tol", opts.tol},
-              {"n_init", opts.n_init}, {"seed", opts.seed},         {"init", "k-means++"},
-              {"iterations", km.iterations}, {"best_init", km.best_init},
-              {"reseeded_empty", km.reseeded_empty}, {"backend", backend.name()}};
+  c.params = {{"k", opts.k},
+              {"max_iter", opts.max_iter},
+              {"tol", opts.tol},
+              {"tol_shift", opts.tol_shift},
+              {"n_init", ko.n_init},
+              {"seed", opts.seed},
+              {"init", opts.init},
+              {"metric", opts.metric},
+              {"input", opts.input.empty() ? std::string("/embeddings/vectors") : opts.input},
+              {"iterations", km.iterations},
+              {"best_init", km.best_init},
+              {"reseeded_empty", km.reseeded_empty},
+              {"backend", backend.name()}};
   c.labels = std::move(km.labels);
   c.n_clusters = km.centroids.rows();
   c.centroid_dim = km.centroids.cols();
   c.centroids = std::move(km.centroids.storage());
   c.inertia = km.inertia;
   c.seconds = secs;
-  report(fmt("k-means: k = %d, inertia %.6g after %d iterations (best of %d) in %.2f s", opts.k, km.inertia,
-             km.iterations, opts.n_init, secs));
+  report(fmt("k-means (%s, %s): k = %d, inertia %.6g after %d iterations (%s) in %.2f s", opts.metric.c_str(),
+             init_ref ? "given centres" : opts.init.c_str(), opts.k, km.inertia, km.iterations,
+             init_ref ? "one run" : fmt("best of %d", opts.n_init).c_str(), secs));
   return c;
 }
+
+std::optional<DatasetRef> parse_dataset_ref(const std::string& s) {
+  const size_t first = s.find(":/");
+  if (first == std::string::npos || first == 0) return std::nullopt;
+  for (size_t p = first; p != std::string::npos; p = s.find(":/", p + 1)) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(s.substr(0, p), ec)) return DatasetRef{s.substr(0, p), s.substr(p + 1)};
+  }
+  return DatasetRef{s.substr(0, first), s.substr(first + 1)};
+}
+
+io::EmbeddingSet read_dataset(const DatasetRef& ref) { return io::StoreReader(ref.file).matrix(ref.path); }
 
 }  // namespace emb

@@ -3,6 +3,7 @@
 // composes them and owns the file. Every stage reports what it did through
 // `Report` so the CLI decides what the user sees.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,14 +43,37 @@ struct ClusterStageOptions {
   int k = 8;
   int max_iter = 300;
   double tol = 1e-4;
+  double tol_shift = 0.0;  ///< KMeansOptions::tol_shift; 0 = off
   int n_init = 3;
   uint64_t seed = 0;
+  std::string metric = "l2";       ///< l2, or cosine (spherical k-means)
+  std::string init = "k-means++";  ///< k-means++, random, or FILE.h5:/dataset holding k x d starting centres
+  std::string input;               ///< FILE.h5:/dataset the points came from, for the record; empty: /embeddings
   bool progress = true;
 };
 
-/// @brief Clusters the embeddings.
-/// @throws emb::UsageError for a bad method or parameter, emb::InputError for data it cannot cluster.
+/// @brief Clusters the embeddings. An --init dataset is read here (one run from
+///        those centres; n_init is then 1).
+/// @throws emb::UsageError for a bad method or parameter, emb::InputError for data it
+///         cannot cluster, an --init dataset that cannot be read or has the wrong shape.
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
                            const Report& report);
+
+/// @brief A dataset of an embclust file, written FILE.h5:/path on the command line.
+struct DatasetRef {
+  std::string file;
+  std::string path;  ///< HDF5 path inside file, starting with '/'
+};
+
+/// @brief Splits "FILE.h5:/path" at the first ":/" whose left part is an existing
+///        file (at the first ":/" when none is), so file names may contain ':'.
+/// @returns nullopt when s has no ":/" after a non-empty file name.
+std::optional<DatasetRef> parse_dataset_ref(const std::string& s);
+
+/// @brief Reads a 2-D float dataset (float16, float32 or float64, read as float32)
+///        through io::StoreReader, so the file must be an embclust file.
+/// @throws emb::InputError for a missing file, a file that is not an embclust file,
+///         or a path that is not a 2-D float dataset.
+io::EmbeddingSet read_dataset(const DatasetRef& ref);
 
 }  // namespace emb

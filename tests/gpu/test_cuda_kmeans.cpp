@@ -541,5 +541,28 @@ TEST(CudaKMeans, SeededRunFindsTheBlobsAsOnTheCpu) {
   EXPECT_LE(std::abs(r_gpu.inertia - r_cpu.inertia), 1e-4 * r_cpu.inertia);
 }
 
+// Spherical and weighted k-means run the same driver: both devices agree.
+TEST(CudaKMeans, CosineAndWeightedRunsAsOnTheCpu) {
+  CUDA_OR_SKIP(gpu);
+  auto cpu = make_cpu_backend(0);
+  const auto [x, truth] = test::gaussian_blobs(3001, 61, 5, 10.0f, 71);
+  std::vector<float> w(static_cast<size_t>(x.rows()));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(1 + i % 4);
+  for (const Metric metric : {Metric::Cosine, Metric::L2}) {
+    SCOPED_TRACE(metric == Metric::Cosine ? "cosine" : "l2, weighted");
+    KMeansOptions opts;
+    opts.k = 5;
+    opts.seed = 3;
+    opts.metric = metric;
+    if (metric == Metric::L2) opts.weights = w.data();
+    const KMeansResult r_cpu = kmeans(*cpu, x.view(), opts);
+    const KMeansResult r_gpu = kmeans(*gpu, x.view(), opts);
+    EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, r_cpu.labels), 1.0);
+    EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, truth), 1.0);
+    ASSERT_TRUE(std::isfinite(r_gpu.inertia));
+    EXPECT_LE(std::abs(r_gpu.inertia - r_cpu.inertia), 1e-4 * r_cpu.inertia);
+  }
+}
+
 }  // namespace
 }  // namespace emb
