@@ -21,13 +21,9 @@
 namespace emb::cuda {
 namespace {
 
-// Tiles of distances and uploaded blocks of points stay under this many floats
-// (256 MiB each), so memory use is bounded whatever n is.
-constexpr int64_t kBlockFloats = int64_t{64} << 20;
-
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(device) {
+  CudaBackend(int device, const CudaOptions& options) : device_(device), options_(options) {
     EMB_CUDA_TRY(cudaSetDevice(device_));
     EMB_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     EMB_CUBLAS_TRY(cublasCreate(&blas_));
@@ -49,6 +45,7 @@ class CudaBackend final : public Backend {
     EMB_CUDA_TRY(cudaSetDevice(device_));
     held_ = Held{};
     if (x.size() == 0) return;
+    if (options_.max_held_floats >= 0 && x.size() > options_.max_held_floats) return;  // stream it instead
     try {
       held_.x.resize(static_cast<size_t>(x.size()));
       held_.norms.resize(static_cast<size_t>(x.rows));
@@ -121,29 +118,43 @@ class CudaBackend final : public Backend {
                             BasicMatrixView<double> sums, double* counts) override {
     if (x.rows == 0 || sums.rows == 0) return;
     EMB_CUDA_TRY(cudaSetDevice(device_));
-    const float* dx = resident(x);
-    if (!dx) {  // not held: the whole matrix must be on the device for the segmented sums
-      x_block_.resize(static_cast<size_t>(x.size()));
-      upload(x, x_block_.data());
-      dx = x_block_.data();
+    if (const float* dx = resident(x)) {
+      accumulate_rows(dx, x.rows, x.cols, labels, weights, sums, counts);
+      return;
     }
-    labels_.resize(static_cast<size_t>(x.rows));
-    pinned_labels_.resize(static_cast<size_t>(x.rows));
-    std::copy_n(labels, x.rows, pinned_labels_.data());
-    EMB_CUDA_TRY(cudaMemcpyAsync(labels_.data(), pinned_labels_.data(), sizeof(int32_t) * x.rows,
-                                 cudaMemcpyHostToDevice, stream_));
+    // Not held: stream blocks of rows; each block's sums are added in block order,
+    // so the result is still the same on every run.
+    const int64_t rows_per_block = rows_per_block_for(x.cols);
+    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
+      const int64_t nb = std::min(rows_per_block, x.rows - b0);
+      const ConstMatrixView xb = x.block(b0, nb);
+      x_block_.resize(static_cast<size_t>(xb.size()));
+      upload(xb, x_block_.data());
+      accumulate_rows(x_block_.data(), nb, x.cols, labels + b0, weights ? weights + b0 : nullptr, sums, counts);
+    }
+  }
+
+ private:
+  // sums += per-cluster sums of the n device rows dx; counts += their weights.
+  void accumulate_rows(const float* dx, int64_t n, int64_t d, const int32_t* labels, const float* weights,
+                       BasicMatrixView<double> sums, double* counts) {
+    labels_.resize(static_cast<size_t>(n));
+    pinned_labels_.resize(static_cast<size_t>(n));
+    std::copy_n(labels, n, pinned_labels_.data());
+    EMB_CUDA_TRY(cudaMemcpyAsync(labels_.data(), pinned_labels_.data(), sizeof(int32_t) * n, cudaMemcpyHostToDevice,
+                                 stream_));
     if (weights) {
-      weights_.resize(static_cast<size_t>(x.rows));
-      EMB_CUDA_TRY(cudaMemcpyAsync(weights_.data(), weights, sizeof(float) * x.rows, cudaMemcpyHostToDevice, stream_));
+      weights_.resize(static_cast<size_t>(n));
+      EMB_CUDA_TRY(cudaMemcpyAsync(weights_.data(), weights, sizeof(float) * n, cudaMemcpyHostToDevice, stream_));
     }
-    const size_t kd = static_cast<size_t>(sums.rows * sums.cols);
+    const size_t kd = static_cast<size_t>(sums.rows * d);
     sums_.resize(kd);
     counts_.resize(static_cast<size_t>(sums.rows));
-    accumulate_centroids_async(dx, x.rows, x.cols, labels_.data(), weights ? weights_.data() : nullptr, sums.rows,
-                               sums_.data(), counts_.data(), acc_scratch_, stream_);
+    accumulate_centroids_async(dx, n, d, labels_.data(), weights ? weights_.data() : nullptr, sums.rows, sums_.data(),
+                               counts_.data(), acc_scratch_, stream_);
+    // host_sums_ and host_counts_ are pinned: the copies run at PCIe speed.
     host_sums_.resize(kd);
     host_counts_.resize(static_cast<size_t>(sums.rows));
-    // host_sums_ and host_counts_ are pinned: the copies below run at PCIe speed.
     EMB_CUDA_TRY(cudaMemcpyAsync(host_sums_.data(), sums_.data(), sizeof(double) * kd, cudaMemcpyDeviceToHost, stream_));
     EMB_CUDA_TRY(cudaMemcpyAsync(host_counts_.data(), counts_.data(), sizeof(double) * sums.rows,
                                  cudaMemcpyDeviceToHost, stream_));
@@ -154,7 +165,6 @@ class CudaBackend final : public Backend {
     for (int64_t c = 0; c < sums.rows; ++c) counts[c] += hc[c];
   }
 
- private:
   struct Held {
     const float* host = nullptr;
     int64_t rows = 0, cols = 0;
@@ -175,9 +185,7 @@ class CudaBackend final : public Backend {
   // small enough that the block and its rows x k tile stay bounded.
   template <class F>
   void for_each_block(ConstMatrixView x, int64_t k, F&& f) {
-    const int64_t by_tile = std::max<int64_t>(1, kBlockFloats / std::max<int64_t>(k, 1));
-    const int64_t by_rows = std::max<int64_t>(1, kBlockFloats / std::max<int64_t>(x.cols, 1));
-    const int64_t rows_per_block = std::min({x.rows, by_tile, by_rows});
+    const int64_t rows_per_block = std::min(rows_per_block_for(x.cols), std::max<int64_t>(1, options_.block_floats / std::max<int64_t>(k, 1)));
     for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
       const int64_t nb = std::min(rows_per_block, x.rows - b0);
       const ConstMatrixView xb = x.block(b0, nb);
@@ -193,6 +201,10 @@ class CudaBackend final : public Backend {
       }
       f(b0, nb, dx, norms);
     }
+  }
+
+  int64_t rows_per_block_for(int64_t cols) const {
+    return std::max<int64_t>(1, options_.block_floats / std::max<int64_t>(cols, 1));
   }
 
   void upload_centroids(ConstMatrixView c) {
@@ -215,6 +227,7 @@ class CudaBackend final : public Backend {
   }
 
   int device_ = 0;
+  CudaOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   std::string name_;
@@ -252,6 +265,9 @@ std::string device_description(int device) {
   return buf;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> make_cuda_backend(int device, const CudaOptions& options) {
+  EMB_EXPECTS(options.block_floats >= 1, "the CUDA block size must be at least 1 float, got ", options.block_floats);
+  return std::make_unique<CudaBackend>(device, options);
+}
 
 }  // namespace emb::cuda

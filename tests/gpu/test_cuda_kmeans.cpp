@@ -564,5 +564,43 @@ TEST(CudaKMeans, CosineAndWeightedRunsAsOnTheCpu) {
   }
 }
 
+// Points larger than the device allows: nothing held, everything streamed from host
+// memory in small blocks (odd sizes, so blocks end mid-matrix). Same answers.
+TEST(CudaKMeans, StreamedPointsGiveTheSameAnswers) {
+  std::string reason;
+  if (cuda::device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
+  cuda::CudaOptions small;
+  small.block_floats = 97 * 61 + 13;  // about 97 rows of 61 floats a block
+  small.max_held_floats = 0;          // hold() keeps nothing
+  auto gpu = cuda::make_cuda_backend(0, small);
+  auto cpu = make_cpu_backend(0);
+  const auto [x, truth] = test::gaussian_blobs(2003, 61, 6, 10.0f, 17);
+  std::vector<float> w(static_cast<size_t>(x.rows()));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 3);
+  {
+    SCOPED_TRACE("ops");
+    const ConstMatrixView c = x.view().block(5, 6);
+    check_squared_distances(*gpu, *cpu, x.view(), c);
+    check_nearest_centroids(*gpu, *cpu, x.view(), c);
+    std::vector<int32_t> labels(static_cast<size_t>(x.rows()));
+    cpu->nearest_centroids(x.view(), c, labels.data(), nullptr);
+    for (const float* weights : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
+      std::vector<double> s_cpu(6 * 61, 0.5), s_gpu(6 * 61, 0.5), n_cpu(6, 1.0), n_gpu(6, 1.0);
+      cpu->accumulate_centroids(x.view(), labels.data(), weights, {s_cpu.data(), 6, 61}, n_cpu.data());
+      gpu->accumulate_centroids(x.view(), labels.data(), weights, {s_gpu.data(), 6, 61}, n_gpu.data());
+      for (size_t i = 0; i < s_cpu.size(); ++i) ASSERT_NEAR(s_gpu[i], s_cpu[i], 1e-9 * (1.0 + std::abs(s_cpu[i])));
+      for (size_t i = 0; i < n_cpu.size(); ++i) ASSERT_EQ(n_gpu[i], n_cpu[i]);
+    }
+  }
+  KMeansOptions opts;
+  opts.k = 6;
+  opts.seed = 9;
+  const KMeansResult r_cpu = kmeans(*cpu, x.view(), opts);
+  const KMeansResult r_gpu = kmeans(*gpu, x.view(), opts);
+  EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, r_cpu.labels), 1.0);
+  EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, truth), 1.0);
+  EXPECT_LE(std::abs(r_gpu.inertia - r_cpu.inertia), 1e-4 * r_cpu.inertia);
+}
+
 }  // namespace
 }  // namespace emb
