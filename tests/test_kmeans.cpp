@@ -710,3 +710,71 @@ TEST(KMeansTolShift, StopsAtTheFirstSmallShift) {
 
 }  // namespace
 }  // namespace emb
+
+// ---- k-means|| seeding ------------------------------------------------------
+
+namespace emb {
+namespace {
+
+TEST(KMeansParallel, FindsSeparatedBlobsAndIsDeterministic) {
+  auto cpu = make_cpu_backend(2);
+  const auto [x, truth] = test::gaussian_blobs(3000, 24, 12, 20.0f, 7);
+  KMeansOptions opts;
+  opts.k = 12;
+  opts.n_init = 1;
+  opts.seed = 4;
+  opts.init = KMeansInit::Parallel;
+  const KMeansResult a = kmeans(*cpu, x.view(), opts);
+  const KMeansResult b = kmeans(*cpu, x.view(), opts);
+  EXPECT_EQ(test::adjusted_rand_index(a.labels, truth), 1.0);
+  EXPECT_EQ(a.labels, b.labels);
+  EXPECT_EQ(a.centroids.storage(), b.centroids.storage());
+  opts.init = KMeansInit::PlusPlus;
+  const KMeansResult pp = kmeans(*cpu, x.view(), opts);
+  EXPECT_LE(a.inertia, pp.inertia * 1.001);
+  const Matrix seeds = kmeans_parallel(*cpu, x.view(), 12, 4);
+  EXPECT_EQ(seeds.rows(), 12);
+  EXPECT_EQ(seeds.cols(), 24);
+}
+
+TEST(KMeansParallel, CloseToPlusPlusOnOverlappingData) {
+  auto cpu = make_cpu_backend(2);
+  const auto [x, truth] = test::gaussian_blobs(4000, 16, 40, 3.0f, 11);  // heavily overlapping
+  KMeansOptions opts;
+  opts.k = 40;
+  opts.n_init = 3;
+  opts.init = KMeansInit::Parallel;
+  const double par = kmeans(*cpu, x.view(), opts).inertia;
+  opts.init = KMeansInit::PlusPlus;
+  const double pp = kmeans(*cpu, x.view(), opts).inertia;
+  EXPECT_LE(par, pp * 1.02) << "k-means|| " << par << " vs k-means++ " << pp;
+}
+
+TEST(KMeansParallel, DuplicatesAndTinyInputsGiveKFiniteCentres) {
+  auto cpu = make_cpu_backend(1);
+  Matrix same(50, 3, 2.5f);
+  const Matrix s = kmeans_parallel(*cpu, same.view(), 4, 1);
+  ASSERT_EQ(s.rows(), 4);
+  for (float v : s.storage()) EXPECT_EQ(v, 2.5f);
+  Matrix three(3, 2);
+  for (int i = 0; i < 6; ++i) three.data()[i] = static_cast<float>(i * i);
+  const Matrix t = kmeans_parallel(*cpu, three.view(), 3, 0);  // k = n: every point a centre
+  std::vector<float> got = t.storage(), want = three.storage();
+  std::vector<std::vector<float>> rows_got, rows_want;
+  for (int r = 0; r < 3; ++r) {
+    rows_got.emplace_back(got.begin() + 2 * r, got.begin() + 2 * r + 2);
+    rows_want.emplace_back(want.begin() + 2 * r, want.begin() + 2 * r + 2);
+  }
+  std::sort(rows_got.begin(), rows_got.end());
+  std::sort(rows_want.begin(), rows_want.end());
+  EXPECT_EQ(rows_got, rows_want);
+  KMeansOptions opts;
+  opts.k = 3;
+  opts.init = KMeansInit::Parallel;
+  const KMeansResult r = kmeans(*cpu, same.view(), opts);
+  EXPECT_EQ(r.inertia, 0.0);
+  EXPECT_THROW(kmeans_parallel(*cpu, three.view(), 4, 0), InputError);
+}
+
+}  // namespace
+}  // namespace emb

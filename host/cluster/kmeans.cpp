@@ -349,6 +349,70 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   return r;
 }
 
+// k-means|| (Bahmani et al., 2012): a few rounds, each drawing about 2k points at
+// once with probability proportional to w * D^2, so seeding costs a few passes over
+// x instead of k. The candidates, each weighted by the mass of the points nearest
+// to it, are then reduced to k centres by weighted k-means++ and Lloyd.
+Matrix seed_parallel(Backend& backend, ConstMatrixView x, const KMeansOptions& opts, std::mt19937_64& rng) {
+  const int64_t n = x.rows, d = x.cols, k = opts.k;
+  const float* w = opts.weights;
+  const auto weight = [w](int64_t i) { return w ? static_cast<double>(w[i]) : 1.0; };
+  constexpr int kRounds = 5;
+  const double oversampling = 2.0 * static_cast<double>(k);
+
+  std::vector<double> cumsum(n);
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) cumsum[i] = total += weight(i);
+  const int64_t first = sample(cumsum, rng);
+  std::vector<int64_t> ids = {first};
+  std::vector<char> chosen(static_cast<size_t>(n), 0);
+  chosen[first] = 1;
+  std::vector<float> closest(n), fresh_dist(n);
+  std::vector<int32_t> labels(n);
+  backend.squared_distances(x, x.block(first, 1), {closest.data(), n, 1});
+  closest[first] = 0.0f;
+
+  for (int round = 0; round < kRounds; ++round) {
+    const double potential = weighted_sum(closest, w);
+    if (!(potential > 0.0)) break;  // every point sits on a candidate
+    std::vector<int64_t> fresh;
+    for (int64_t i = 0; i < n; ++i) {
+      const double p = oversampling * weight(i) * closest[i] / potential;
+      if (uniform01(rng) < p && !chosen[i]) fresh.push_back(i);  // one draw per point: deterministic
+    }
+    if (fresh.empty()) continue;
+    Matrix fc(static_cast<int64_t>(fresh.size()), d);
+    for (size_t t = 0; t < fresh.size(); ++t) {
+      copy_row(x, fresh[t], fc, static_cast<int64_t>(t));
+      chosen[fresh[t]] = 1;
+    }
+    backend.nearest_centroids(x, fc.view(), labels.data(), fresh_dist.data());
+    for (int64_t i = 0; i < n; ++i) closest[i] = std::min(closest[i], fresh_dist[i]);
+    for (const int64_t i : fresh) closest[i] = 0.0f;
+    ids.insert(ids.end(), fresh.begin(), fresh.end());
+  }
+  // Too few candidates (tiny or duplicate-heavy data): top up with the lowest unused rows.
+  for (int64_t i = 0; static_cast<int64_t>(ids.size()) < k && i < n; ++i)
+    if (!chosen[i] && weight(i) > 0.0) ids.push_back(i), chosen[i] = 1;
+  const int64_t m = static_cast<int64_t>(ids.size());
+  Matrix cand(m, d);
+  for (int64_t t = 0; t < m; ++t) copy_row(x, ids[t], cand, t);
+  if (m == k) return cand;
+
+  backend.nearest_centroids(x, cand.view(), labels.data(), nullptr);
+  std::vector<float> mass(static_cast<size_t>(m), 0.0f);
+  for (int64_t i = 0; i < n; ++i) mass[labels[i]] += static_cast<float>(weight(i));
+  // A duplicate candidate loses every tie and gets no mass; keep it drawable.
+  for (float& v : mass) v = std::max(v, 1e-6f);
+  KMeansOptions reduce = opts;
+  reduce.weights = mass.data();
+  reduce.max_iter = 20;
+  reduce.tol_shift = 0.0;
+  reduce.on_iteration = nullptr;
+  Matrix start = seed_plusplus(backend, cand.view(), static_cast<int>(k), mass.data(), rng);
+  return std::move(lloyd(backend, cand.view(), std::move(start), reduce, 0).centroids);
+}
+
 KMeansResult to_result(Run&& r) {
   KMeansResult out;
   out.labels = std::move(r.labels);
@@ -372,8 +436,9 @@ KMeansResult kmeans(Backend& backend, ConstMatrixView x, const KMeansOptions& op
   std::vector<double> inertias;
   for (int init = 0; init < opts.n_init; ++init) {
     std::mt19937_64 rng(run_seed(opts.seed, init));
-    Matrix start = opts.init == KMeansInit::Random ? seed_random(points, opts.k, opts.weights, rng)
-                                                   : seed_plusplus(backend, points, opts.k, opts.weights, rng);
+    Matrix start = opts.init == KMeansInit::Random     ? seed_random(points, opts.k, opts.weights, rng)
+                   : opts.init == KMeansInit::Parallel ? seed_parallel(backend, points, opts, rng)
+                                                       : seed_plusplus(backend, points, opts.k, opts.weights, rng);
     Run r = lloyd(backend, points, std::move(start), opts, init);
     inertias.push_back(r.inertia);
     if (init == 0 || r.inertia < best.inertia) {  // strict: the earliest run wins a tie
@@ -421,6 +486,18 @@ Matrix kmeans_random(ConstMatrixView x, int k, uint64_t seed, const float* weigh
   check_weights_for_seeding(weights, x.rows, k);
   std::mt19937_64 rng(seed);
   return seed_random(x, k, weights, rng);
+}
+
+Matrix kmeans_parallel(Backend& backend, ConstMatrixView x, int k, uint64_t seed, const float* weights) {
+  EMB_USAGE(k >= 1, "k must be at least 1, got ", k);
+  check_points(x, k);
+  check_weights_for_seeding(weights, x.rows, k);
+  std::mt19937_64 rng(seed);
+  KMeansOptions opts;
+  opts.k = k;
+  opts.weights = weights;
+  const HeldMatrix held(backend, x);
+  return seed_parallel(backend, x, opts, rng);
 }
 
 }  // namespace emb

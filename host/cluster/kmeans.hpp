@@ -16,6 +16,7 @@ namespace emb {
 enum class KMeansInit {
   PlusPlus,  ///< greedy k-means++ (kmeans_plusplus)
   Random,    ///< k distinct rows, uniformly (kmeans_random)
+  Parallel,  ///< k-means|| (kmeans_parallel): a few passes over the points, for large n
 };
 
 /// @brief The distance k-means minimises.
@@ -85,6 +86,14 @@ KMeansResult kmeans_from(Backend& backend, ConstMatrixView x, ConstMatrixView in
 ///        weighted sum, and only rows of positive weight are chosen.
 /// @throws as kmeans() for k, the row count, non-finite values and the weights.
 Matrix kmeans_plusplus(Backend& backend, ConstMatrixView x, int k, uint64_t seed, const float* weights = nullptr);
+
+/// @brief k-means|| seeding (Bahmani et al.): 5 rounds, each drawing about 2k points
+///        at once with probability proportional to weight x squared distance to the
+///        nearest candidate; the candidates, weighted by the mass of the points nearest
+///        to them, are reduced to k centres by weighted k-means++ and up to 20 Lloyd
+///        iterations. A few passes over x instead of k: the seeding for large n.
+/// @throws as kmeans_plusplus().
+Matrix kmeans_parallel(Backend& backend, ConstMatrixView x, int k, uint64_t seed, const float* weights = nullptr);
 
 /// @brief Random seeding: k distinct rows of x, every k-subset of the rows equally
 ///        likely (of the rows of positive weight, when weights are given).
