@@ -21,6 +21,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/cluster/kmeans.hpp"
+#include "host/cluster/minibatch_kmeans.hpp"
 #include "host/core/matrix.hpp"
 #include "tests/test_util.hpp"
 
@@ -600,6 +601,27 @@ TEST(CudaKMeans, StreamedPointsGiveTheSameAnswers) {
   EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, r_cpu.labels), 1.0);
   EXPECT_EQ(test::adjusted_rand_index(r_gpu.labels, truth), 1.0);
   EXPECT_LE(std::abs(r_gpu.inertia - r_cpu.inertia), 1e-4 * r_cpu.inertia);
+}
+
+// k-means|| seeding and mini-batch k-means are drivers over the same ops.
+TEST(CudaKMeans, ParallelSeedingAndMiniBatchAsOnTheCpu) {
+  CUDA_OR_SKIP(gpu);
+  auto cpu = make_cpu_backend(0);
+  const auto [x, truth] = test::gaussian_blobs(6007, 48, 9, 20.0f, 23);
+  KMeansOptions opts;
+  opts.k = 9;
+  opts.seed = 2;
+  opts.init = KMeansInit::Parallel;
+  const KMeansResult par_cpu = kmeans(*cpu, x.view(), opts);
+  const KMeansResult par_gpu = kmeans(*gpu, x.view(), opts);
+  EXPECT_EQ(test::adjusted_rand_index(par_gpu.labels, truth), 1.0);
+  EXPECT_EQ(test::adjusted_rand_index(par_gpu.labels, par_cpu.labels), 1.0);
+  EXPECT_LE(std::abs(par_gpu.inertia - par_cpu.inertia), 1e-4 * par_cpu.inertia);
+  opts.init = KMeansInit::PlusPlus;
+  const KMeansResult mb_cpu = minibatch_kmeans(*cpu, x.view(), opts, 512);
+  const KMeansResult mb_gpu = minibatch_kmeans(*gpu, x.view(), opts, 512);
+  EXPECT_EQ(test::adjusted_rand_index(mb_gpu.labels, truth), 1.0);
+  EXPECT_EQ(test::adjusted_rand_index(mb_gpu.labels, mb_cpu.labels), 1.0);
 }
 
 }  // namespace
