@@ -111,6 +111,30 @@ struct TempFile {
   }
 };
 
+// 1-D float64 datasets, which the h5 layer does not offer: written and read here
+// with the same error sentences.
+void write_doubles(hid_t loc, const std::string& path, const std::vector<double>& v) {
+  const hsize_t dims[1] = {v.size()};
+  h5::Space space(H5Screate_simple(1, dims, nullptr));
+  if (!space) h5::fail(loc, path, "create the dataspace of");
+  h5::Dataset d(H5Dcreate2(loc, path.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  if (!d) h5::fail(loc, path, "create dataset");
+  if (!v.empty() && H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    h5::fail(loc, path, "write dataset");
+}
+
+std::vector<double> read_doubles(hid_t loc, const std::string& path) {
+  const std::vector<hsize_t> dims = h5::shape(loc, path);
+  h5::Dataset d = h5::open_dataset(loc, path);
+  h5::Type t(H5Dget_type(d.get()));
+  if (dims.size() != 1 || H5Tget_class(t.get()) != H5T_FLOAT)
+    throw InputError(path + " in " + h5::file_name(loc) + " is not a 1-D float dataset");
+  std::vector<double> v(dims[0]);
+  if (!v.empty() && H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    h5::fail(loc, path, "read dataset");
+  return v;
+}
+
 }  // namespace
 
 // ---- StoreReader -----------------------------------------------------------
@@ -217,6 +241,15 @@ Clustering StoreReader::clustering(const std::string& name) const {
     if (x.rows != c.n_clusters) m.malformed(group + "/centroids has a row count other than n_clusters");
     c.centroids = std::move(x.data);
     c.centroid_dim = x.cols;
+  }
+  if (h5::exists(m.f(), group + "/scan_k")) {
+    m.require(group + "/scan_inertia");
+    m.require(group + "/scan_silhouette");
+    c.scan_k = h5::read_vector<int32_t>(m.f(), group + "/scan_k");
+    c.scan_inertia = read_doubles(m.f(), group + "/scan_inertia");
+    c.scan_silhouette = read_doubles(m.f(), group + "/scan_silhouette");
+    if (c.scan_inertia.size() != c.scan_k.size() || c.scan_silhouette.size() != c.scan_k.size())
+      m.malformed("the scan datasets of " + group + " differ in length");
   }
   return c;
 }
@@ -339,6 +372,9 @@ void StoreWriter::write_clustering(const Clustering& c) {
     const size_t vectors = impl_->rows("/embeddings/vectors");
     EMB_EXPECTS(c.labels.size() == vectors, why, c.labels.size(), " labels for ", vectors, " embeddings");
   }
+  EMB_EXPECTS(c.scan_inertia.size() == c.scan_k.size() && c.scan_silhouette.size() == c.scan_k.size(), why,
+              "the scan has ", c.scan_k.size(), " values of k, ", c.scan_inertia.size(), " inertias and ",
+              c.scan_silhouette.size(), " silhouettes");
   std::string params;
   try {
     params = c.params.dump();
@@ -350,6 +386,11 @@ void StoreWriter::write_clustering(const Clustering& c) {
   h5::Group g = h5::create_group(f, group);
   h5::write_vector(f, group + "/labels", std::span<const int32_t>(c.labels));
   if (!c.centroids.empty()) h5::write_matrix(f, group + "/centroids", c.centroids.data(), c.n_clusters, c.centroid_dim);
+  if (!c.scan_k.empty()) {
+    h5::write_vector(f, group + "/scan_k", std::span<const int32_t>(c.scan_k));
+    write_doubles(f, group + "/scan_inertia", c.scan_inertia);
+    write_doubles(f, group + "/scan_silhouette", c.scan_silhouette);
+  }
   h5::set_string_attr(g.get(), "method", c.method);
   h5::set_string_attr(g.get(), "params", params);
   h5::set_double_attr(g.get(), "inertia", c.inertia);

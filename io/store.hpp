@@ -52,6 +52,10 @@ struct Clustering {
   int64_t centroid_dim = 0;           ///< columns of centroids; 0 when none
   double inertia = 0.0;               ///< NaN when the method has none
   double seconds = 0.0;
+  /// A scan over k (--k auto), one entry per k tried; all three empty when there was none.
+  std::vector<int32_t> scan_k;
+  std::vector<double> scan_inertia;
+  std::vector<double> scan_silhouette;
 };
 
 /// @brief Root attributes.

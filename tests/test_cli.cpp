@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -118,6 +119,55 @@ TEST_F(Cli, ConfigFileSetsOptionsAndCommandLineWins) {
   EXPECT_EQ(emb::io::StoreReader(h5).embeddings().dim, 64);
   ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --config " + path("c.toml").string() + " --k 5").code, 0);
   EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").n_clusters, 5);
+}
+
+TEST_F(Cli, KAutoScansKAndStoresTheScan) {
+  const auto h5 = path("s.h5").string();
+  Result r = run("run " + sample() + " -o " + h5 + " --k auto --k-min 2 --k-max 6 --n-init 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("k = 6: inertia"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chose k = "), std::string::npos) << r.err;
+  const auto c = emb::io::StoreReader(h5).clustering("kmeans");
+  EXPECT_EQ(c.scan_k, (std::vector<int32_t>{2, 3, 4, 5, 6}));
+  ASSERT_EQ(c.scan_inertia.size(), 5u);
+  ASSERT_EQ(c.scan_silhouette.size(), 5u);
+  // The first k of the highest silhouette is the clustering kept.
+  const auto best = std::max_element(c.scan_silhouette.begin(), c.scan_silhouette.end()) - c.scan_silhouette.begin();
+  EXPECT_EQ(c.n_clusters, c.scan_k[best]);
+  EXPECT_DOUBLE_EQ(c.inertia, c.scan_inertia[best]);
+  EXPECT_EQ(c.params["k"], c.scan_k[best]);
+  EXPECT_EQ(c.params["k_auto"], true);
+  EXPECT_EQ(c.params["scan"]["k"].size(), 5u);
+  for (double s : c.scan_silhouette) EXPECT_TRUE(s >= -1.0 && s <= 1.0) << s;
+
+  // A plain --k stores no scan, and an integer k in a config file still reads.
+  write("c.toml", "k = 3\nn-init = 1\n");
+  ASSERT_EQ(run("cluster " + h5 + " --name three --config " + path("c.toml").string()).code, 0);
+  const auto three = emb::io::StoreReader(h5).clustering("three");
+  EXPECT_EQ(three.n_clusters, 3);
+  EXPECT_TRUE(three.scan_k.empty());
+  EXPECT_FALSE(three.params.contains("k_auto"));
+}
+
+TEST_F(Cli, KAutoRejectsBadRanges) {
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 2 --dim 64 --n-init 1").code, 0);
+  Result r = run("cluster " + h5 + " --k auto --k-min 1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--k-min must be at least 2"), std::string::npos) << r.err;
+  r = run("cluster " + h5 + " --k auto --k-min 5 --k-max 4");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--k-max (4) must not be below --k-min (5)"), std::string::npos) << r.err;
+  r = run("cluster " + h5 + " --k auto --k-max 100000");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--k-max 100000 exceeds"), std::string::npos) << r.err;
+  r = run("cluster " + h5 + " --k auto --init " + h5 + ":/clusters/kmeans/centroids");
+  EXPECT_EQ(r.code, 2);
+  r = run("cluster " + h5 + " --k many");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--k must be a whole number or auto, got 'many'"), std::string::npos) << r.err;
+  EXPECT_EQ(run("run " + sample() + " -o " + path("x.h5").string() + " --k auto --k-min 1").code, 2);
+  EXPECT_FALSE(fs::exists(path("x.h5")));
 }
 
 TEST_F(Cli, UsageErrorsExitWithTwo) {

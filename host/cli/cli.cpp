@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ struct Settings {
   SegmentOptions segment;
   EmbedOptions embed;
   ClusterStageOptions cluster;
+  std::string k = "8";  ///< a whole number, or "auto"; see parse_k
   int examples = 3;
 };
 
@@ -162,7 +164,13 @@ void add_options(CLI::App& app, Settings& s) {
   const char* cl = "Clustering";
   app.add_option("--method", s.cluster.method, "Clustering method")->group(cl)->capture_default_str();
   app.add_option("--name", s.cluster.name, "Name of the clustering in the file (default: the method)")->group(cl);
-  app.add_option("--k", s.cluster.k, "Number of clusters")->group(cl)->capture_default_str();
+  app.add_option("--k", s.k, "Number of clusters, or auto: scan --k-min..--k-max and keep the best silhouette")
+      ->group(cl)->capture_default_str();
+  app.add_option("--k-min", s.cluster.k_min, "Smallest k of --k auto (at least 2)")->group(cl)->capture_default_str();
+  app.add_option("--k-max", s.cluster.k_max, "Largest k of --k auto")->group(cl)->capture_default_str();
+  app.add_option("--silhouette-sample", s.cluster.silhouette_sample,
+                 "Points the silhouette of each k is computed on (--k auto; all points when fewer)")
+      ->group(cl)->capture_default_str();
   app.add_option("--n-init", s.cluster.n_init, "k-means restarts; the best is kept")->group(cl)->capture_default_str();
   app.add_option("--max-iter", s.cluster.max_iter, "Most Lloyd iterations per restart")->group(cl)->capture_default_str();
   app.add_option("--tol", s.cluster.tol, "Stop when inertia changes by less than this, relatively")
@@ -184,6 +192,19 @@ void add_options(CLI::App& app, Settings& s) {
                  "segment) instead of /embeddings")
       ->group(cl);
   app.add_option("--examples", s.examples, "Sentences shown per cluster by info")->group("Info")->capture_default_str();
+}
+
+// --k: a whole number (range checked by k-means), or auto for a scan of k.
+void parse_k(const std::string& text, ClusterStageOptions& c) {
+  if (text == "auto") {
+    c.k_auto = true;
+    return;
+  }
+  int k = 0;
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, k);
+  EMB_USAGE(!text.empty() && ec == std::errc() && p == end, "--k must be a whole number or auto, got '", text, "'");
+  c.k = k;
 }
 
 int fail(const char* kind, const std::string& what, int code) {
@@ -229,6 +250,7 @@ int run_cli(int argc, char** argv) {
 
   try {
     EMB_USAGE(s.cluster.input.empty() || cluster->parsed(), "--input applies only to 'embclust cluster'");
+    parse_k(s.k, s.cluster);
     Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
       r.backend();

@@ -1,11 +1,13 @@
 #include "host/pipeline/stages.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 
+#include "host/cluster/k_scan.hpp"
 #include "host/cluster/kmeans.hpp"
 #include "host/core/error.hpp"
 #include "host/core/progress.hpp"
@@ -90,6 +92,14 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
       opts.init == "k-means++" || opts.init == "random" ? std::nullopt : parse_dataset_ref(opts.init);
   EMB_USAGE(opts.init == "k-means++" || opts.init == "random" || init_ref,
             "--init must be k-means++, random or FILE.h5:/dataset, got '", opts.init, "'");
+  if (opts.k_auto) {
+    EMB_USAGE(!init_ref, "--k auto cannot start from --init ", opts.init, ": a dataset of centres fixes k");
+    EMB_USAGE(opts.k_min >= 2, "--k-min must be at least 2 (a silhouette needs two clusters), got ", opts.k_min);
+    EMB_USAGE(opts.k_max >= opts.k_min, "--k-max (", opts.k_max, ") must not be below --k-min (", opts.k_min, ")");
+    EMB_USAGE(opts.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got ", opts.silhouette_sample);
+    EMB_EXPECTS(opts.k_max <= embeddings.n, "--k-max ", opts.k_max, " exceeds the ", embeddings.n,
+                " points to cluster");
+  }
   const ConstMatrixView x{embeddings.vectors.data(), embeddings.n, embeddings.dim};
 
   KMeansOptions ko;
@@ -108,20 +118,36 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
     EMB_EXPECTS(start.n == opts.k && start.dim == embeddings.dim, "--init ", opts.init, " is ", start.n, " x ",
                 start.dim, " but the starting centres must be k x d = ", opts.k, " x ", embeddings.dim);
   }
-  Progress progress("k-means", static_cast<int64_t>(ko.n_init) * opts.max_iter, opts.progress);
+  // A scan counts its k-means runs one after another on one progress line.
+  const int steps = opts.k_auto ? opts.k_max - opts.k_min + 1 : 1;
+  int step = 0;
+  Progress progress("k-means", static_cast<int64_t>(steps) * ko.n_init * opts.max_iter, opts.progress);
   ko.on_iteration = [&](int init, int iter, double) {
-    progress.update(static_cast<int64_t>(init) * opts.max_iter + iter);
+    progress.update((static_cast<int64_t>(step) * ko.n_init + init) * opts.max_iter + iter);
   };
   const auto t0 = std::chrono::steady_clock::now();
-  KMeansResult km = init_ref ? kmeans_from(backend, x, {start.vectors.data(), start.n, start.dim}, ko)
-                             : kmeans(backend, x, ko);
+  KMeansResult km;
+  KScanResult scan;
+  if (opts.k_auto) {
+    KScanOptions so;
+    so.k_min = opts.k_min;
+    so.k_max = opts.k_max;
+    so.sample = opts.silhouette_sample;
+    so.kmeans = ko;
+    so.on_k = [&](int, double, double) { ++step; };
+    scan = scan_k(backend, x, so);
+    km = std::move(scan.best);
+  } else {
+    km = init_ref ? kmeans_from(backend, x, {start.vectors.data(), start.n, start.dim}, ko) : kmeans(backend, x, ko);
+  }
   const double secs = seconds_since(t0);
   progress.finish();
+  const int k = opts.k_auto ? scan.best_k : opts.k;
 
   io::Clustering c;
   c.name = opts.name.empty() ? opts.method : opts.name;
   c.method = opts.method;
-  c.params = {{"k", opts.k},
+  c.params = {{"k", k},
               {"max_iter", opts.max_iter},
               {"tol", opts.tol},
               {"tol_shift", opts.tol_shift},
@@ -134,6 +160,23 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
               {"best_init", km.best_init},
               {"reseeded_empty", km.reseeded_empty},
               {"backend", backend.name()}};
+  if (opts.k_auto) {
+    const auto best = static_cast<size_t>(scan.best_k - opts.k_min);
+    const int64_t sampled = std::min<int64_t>(opts.silhouette_sample, embeddings.n);
+    c.params["k_auto"] = true;
+    c.params["k_min"] = opts.k_min;
+    c.params["k_max"] = opts.k_max;
+    c.params["silhouette_sample"] = sampled;
+    c.params["silhouette"] = scan.silhouette[best];
+    c.params["scan"] = {{"k", scan.k}, {"inertia", scan.inertia}, {"silhouette", scan.silhouette}};
+    c.scan_k.assign(scan.k.begin(), scan.k.end());
+    c.scan_inertia = scan.inertia;
+    c.scan_silhouette = scan.silhouette;
+    for (size_t i = 0; i < scan.k.size(); ++i)
+      report(fmt("k = %d: inertia %.6g, silhouette %.4f", scan.k[i], scan.inertia[i], scan.silhouette[i]));
+    report(fmt("chose k = %d: the highest silhouette (%.4f, on %lld sampled points; ties go to the smaller k)",
+               scan.best_k, scan.silhouette[best], (long long)sampled));
+  }
   c.labels = std::move(km.labels);
   c.n_clusters = km.centroids.rows();
   c.centroid_dim = km.centroids.cols();
@@ -141,7 +184,7 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
   c.inertia = km.inertia;
   c.seconds = secs;
   report(fmt("k-means (%s, %s): k = %d, inertia %.6g after %d iterations (%s) in %.2f s", opts.metric.c_str(),
-             init_ref ? "given centres" : opts.init.c_str(), opts.k, km.inertia, km.iterations,
+             init_ref ? "given centres" : opts.init.c_str(), k, km.inertia, km.iterations,
              init_ref ? "one run" : fmt("best of %d", opts.n_init).c_str(), secs));
   return c;
 }

@@ -41,6 +41,10 @@ struct ClusterStageOptions {
   std::string method = "kmeans";
   std::string name;  ///< group name under /clusters; defaults to method
   int k = 8;
+  bool k_auto = false;          ///< scan k in [k_min, k_max] and keep the best silhouette (scan_k)
+  int k_min = 2;
+  int k_max = 20;
+  int silhouette_sample = 2000; ///< rows the silhouette of each k is computed on
   int max_iter = 300;
   double tol = 1e-4;
   double tol_shift = 0.0;  ///< KMeansOptions::tol_shift; 0 = off
@@ -53,9 +57,12 @@ struct ClusterStageOptions {
 };
 
 /// @brief Clusters the embeddings. An --init dataset is read here (one run from
-///        those centres; n_init is then 1).
-/// @throws emb::UsageError for a bad method or parameter, emb::InputError for data it
-///         cannot cluster, an --init dataset that cannot be read or has the wrong shape.
+///        those centres; n_init is then 1). With k_auto, k-means runs for every k
+///        in [k_min, k_max], the k of the highest sampled silhouette is kept, and
+///        the scan goes into the clustering (params and the scan_* vectors).
+/// @throws emb::UsageError for a bad method or parameter (an --init dataset with
+///         k_auto among them), emb::InputError for data it cannot cluster, an
+///         --init dataset that cannot be read or has the wrong shape.
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
                            const Report& report);
 
