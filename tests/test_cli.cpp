@@ -261,7 +261,7 @@ TEST_F(Cli, BadMetricOrInitValueExitsWithTwo) {
   EXPECT_NE(r.err.find("euclid"), std::string::npos) << r.err;
   r = run("run " + sample() + " -o " + path("x.h5").string() + " --init kmeans");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("--init must be k-means++, random or FILE.h5:/dataset"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--init must be k-means++, k-means||, random or FILE.h5:/dataset"), std::string::npos) << r.err;
   r = run("run " + sample() + " -o " + path("x.h5").string() + " --tol-shift -1");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--tol-shift"), std::string::npos) << r.err;
@@ -341,3 +341,18 @@ TEST_F(Cli, InputClustersAnotherDataset) {
 }
 
 }  // namespace
+
+TEST_F(Cli, ParallelSeedingAndMiniBatchFromTheCommandLine) {
+  const auto h5 = path("s.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 4 --init 'k-means||'").code, 0);
+  auto c = emb::io::StoreReader(h5).clustering("kmeans");
+  EXPECT_EQ(c.n_clusters, 4);
+  EXPECT_EQ(c.params["init"], "k-means||");
+  Result r = run("cluster " + h5 + " --k 4 --batch-size 64 --name mb");
+  ASSERT_EQ(r.code, 0) << r.err;
+  c = emb::io::StoreReader(h5).clustering("mb");
+  EXPECT_EQ(c.params["batch_size"], 64);
+  EXPECT_EQ(c.n_clusters, 4);
+  EXPECT_EQ(run("cluster " + h5 + " --k 4 --batch-size -3").code, 2);
+  EXPECT_EQ(run("cluster " + h5 + " --k 4 --init kmeans-parallel").code, 2);
+}

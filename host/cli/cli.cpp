@@ -184,9 +184,12 @@ void add_options(CLI::App& app, Settings& s) {
                  "2 - 2 cos)")
       ->check(CLI::IsMember({"l2", "cosine"}))->group(cl)->capture_default_str();
   app.add_option("--init", s.cluster.init,
-                 "Starting centres: k-means++, random (k distinct rows), or FILE.h5:/dataset (k x d, in an "
-                 "embclust file; one run)")
+                 "Starting centres: k-means++, k-means|| (a few passes over the points, for large n), random "
+                 "(k distinct rows), or FILE.h5:/dataset (k x d, in an embclust file; one run)")
       ->group(cl)->capture_default_str();
+  app.add_option("--batch-size", s.cluster.batch_size,
+                 "Mini-batch k-means with batches of this many points (0 = full Lloyd iterations)")
+      ->check(CLI::NonNegativeNumber)->group(cl)->capture_default_str();
   app.add_option("--input", s.cluster.input,
                  "For cluster: cluster FILE.h5:/dataset (2-D float, in an embclust file, one row per "
                  "segment) instead of /embeddings")

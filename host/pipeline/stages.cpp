@@ -9,6 +9,7 @@
 
 #include "host/cluster/k_scan.hpp"
 #include "host/cluster/kmeans.hpp"
+#include "host/cluster/minibatch_kmeans.hpp"
 #include "host/core/error.hpp"
 #include "host/core/progress.hpp"
 
@@ -88,10 +89,12 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
   EMB_USAGE(opts.method == "kmeans", "--method must be kmeans (the only method so far), got '", opts.method, "'");
   EMB_USAGE(opts.metric == "l2" || opts.metric == "cosine", "--metric must be l2 or cosine, got '", opts.metric,
             "'");
-  const std::optional<DatasetRef> init_ref =
-      opts.init == "k-means++" || opts.init == "random" ? std::nullopt : parse_dataset_ref(opts.init);
-  EMB_USAGE(opts.init == "k-means++" || opts.init == "random" || init_ref,
-            "--init must be k-means++, random or FILE.h5:/dataset, got '", opts.init, "'");
+  const bool named_init = opts.init == "k-means++" || opts.init == "k-means||" || opts.init == "random";
+  const std::optional<DatasetRef> init_ref = named_init ? std::nullopt : parse_dataset_ref(opts.init);
+  EMB_USAGE(named_init || init_ref, "--init must be k-means++, k-means||, random or FILE.h5:/dataset, got '",
+            opts.init, "'");
+  EMB_USAGE(opts.batch_size >= 0, "--batch-size must be 0 (full batches) or more, got ", opts.batch_size);
+  EMB_USAGE(opts.batch_size == 0 || !init_ref, "--batch-size cannot start from --init ", opts.init);
   if (opts.k_auto) {
     EMB_USAGE(!init_ref, "--k auto cannot start from --init ", opts.init, ": a dataset of centres fixes k");
     EMB_USAGE(opts.k_min >= 2, "--k-min must be at least 2 (a silhouette needs two clusters), got ", opts.k_min);
@@ -109,7 +112,9 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
   ko.tol_shift = opts.tol_shift;
   ko.n_init = init_ref ? 1 : opts.n_init;
   ko.seed = opts.seed;
-  ko.init = opts.init == "random" ? KMeansInit::Random : KMeansInit::PlusPlus;
+  ko.init = opts.init == "random"      ? KMeansInit::Random
+            : opts.init == "k-means||" ? KMeansInit::Parallel
+                                       : KMeansInit::PlusPlus;
   ko.metric = opts.metric == "cosine" ? Metric::Cosine : Metric::L2;
 
   io::EmbeddingSet start;
@@ -138,7 +143,9 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
     scan = scan_k(backend, x, so);
     km = std::move(scan.best);
   } else {
-    km = init_ref ? kmeans_from(backend, x, {start.vectors.data(), start.n, start.dim}, ko) : kmeans(backend, x, ko);
+    km = init_ref               ? kmeans_from(backend, x, {start.vectors.data(), start.n, start.dim}, ko)
+         : opts.batch_size > 0 ? minibatch_kmeans(backend, x, ko, opts.batch_size)
+                               : kmeans(backend, x, ko);
   }
   const double secs = seconds_since(t0);
   progress.finish();
@@ -154,6 +161,7 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
               {"n_init", ko.n_init},
               {"seed", opts.seed},
               {"init", opts.init},
+              {"batch_size", opts.batch_size},
               {"metric", opts.metric},
               {"input", opts.input.empty() ? std::string("/embeddings/vectors") : opts.input},
               {"iterations", km.iterations},

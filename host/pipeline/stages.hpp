@@ -54,6 +54,7 @@ struct ClusterStageOptions {
   std::string init = "k-means++";  ///< k-means++, random, or FILE.h5:/dataset holding k x d starting centres
   std::string input;               ///< FILE.h5:/dataset the points came from, for the record; empty: /embeddings
   bool progress = true;
+  int64_t batch_size = 0;  ///< mini-batch k-means with batches of this many rows; 0: full Lloyd
 };
 
 /// @brief Clusters the embeddings. An --init dataset is read here (one run from
