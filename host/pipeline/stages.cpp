@@ -191,9 +191,13 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
   c.centroids = std::move(km.centroids.storage());
   c.inertia = km.inertia;
   c.seconds = secs;
-  report(fmt("k-means (%s, %s): k = %d, inertia %.6g after %d iterations (%s) in %.2f s", opts.metric.c_str(),
-             init_ref ? "given centres" : opts.init.c_str(), k, km.inertia, km.iterations,
-             init_ref ? "one run" : fmt("best of %d", opts.n_init).c_str(), secs));
+  if (opts.batch_size > 0)
+    report(fmt("mini-batch k-means (%s, batches of %lld): k = %d, inertia %.6g after %d steps in %.2f s",
+               opts.metric.c_str(), (long long)opts.batch_size, k, km.inertia, km.iterations, secs));
+  else
+    report(fmt("k-means (%s, %s): k = %d, inertia %.6g after %d iterations (%s) in %.2f s", opts.metric.c_str(),
+               init_ref ? "given centres" : opts.init.c_str(), k, km.inertia, km.iterations,
+               init_ref ? "one run" : fmt("best of %d", opts.n_init).c_str(), secs));
   return c;
 }
 
