@@ -96,6 +96,12 @@ class StoreReader {
   std::unique_ptr<Impl> impl_;
 };
 
+/// @brief Reads a 2-D float32 or float16 dataset of any HDF5 file (not only embclust
+///        files), e.g. embeddings made by another tool, as float32.
+/// @throws emb::InputError naming the file and dataset when either is missing or the
+///         dataset is not a 2-D float array.
+EmbeddingSet read_float_matrix(const std::string& file, const std::string& dataset_path);
+
 /// @brief An atomic change to an embclust file.
 ///
 /// The constructor creates `<path>.tmp-<pid>-<n>` beside `path` and copies into it every

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,12 +72,15 @@ class Runner {
     have_embeddings_ = true;
   }
   void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
-  /// --input: a dataset of any embclust file instead of the /embeddings of `file`,
-  /// which keeps the labels; checked against its row count before any work.
+  /// --input: a 2-D float dataset of any HDF5 file instead of the /embeddings of
+  /// `file`, which keeps the labels (and is created when missing); checked against
+  /// its row count before any work.
   void load_input(const std::string& file, const std::string& spec) {
     const std::optional<DatasetRef> ref = parse_dataset_ref(spec);
     EMB_USAGE(ref, "--input must name a dataset as FILE.h5:/path, got '", spec, "'");
     emb_ = read_dataset(*ref);
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return;  // a new file holds only the clustering
     const io::StoreReader target(file);
     if (target.has_embeddings()) {
       const int64_t rows = target.embeddings().n;
@@ -185,13 +189,13 @@ void add_options(CLI::App& app, Settings& s) {
       ->check(CLI::IsMember({"l2", "cosine"}))->group(cl)->capture_default_str();
   app.add_option("--init", s.cluster.init,
                  "Starting centres: k-means++, k-means|| (a few passes over the points, for large n), random "
-                 "(k distinct rows), or FILE.h5:/dataset (k x d, in an embclust file; one run)")
+                 "(k distinct rows), or FILE.h5:/dataset (k x d float, in any HDF5 file; one run)")
       ->group(cl)->capture_default_str();
   app.add_option("--batch-size", s.cluster.batch_size,
                  "Mini-batch k-means with batches of this many points (0 = full Lloyd iterations)")
       ->check(CLI::NonNegativeNumber)->group(cl)->capture_default_str();
   app.add_option("--input", s.cluster.input,
-                 "For cluster: cluster FILE.h5:/dataset (2-D float, in an embclust file, one row per "
+                 "For cluster: cluster FILE.h5:/dataset (2-D float32/float16, in any HDF5 file, one row per "
                  "segment) instead of /embeddings")
       ->group(cl);
   app.add_option("--examples", s.examples, "Sentences shown per cluster by info")->group("Info")->capture_default_str();

@@ -211,6 +211,6 @@ std::optional<DatasetRef> parse_dataset_ref(const std::string& s) {
   return DatasetRef{s.substr(0, first), s.substr(first + 1)};
 }
 
-io::EmbeddingSet read_dataset(const DatasetRef& ref) { return io::StoreReader(ref.file).matrix(ref.path); }
+io::EmbeddingSet read_dataset(const DatasetRef& ref) { return io::read_float_matrix(ref.file, ref.path); }
 
 }  // namespace emb

@@ -67,7 +67,7 @@ struct ClusterStageOptions {
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
                            const Report& report);
 
-/// @brief A dataset of an embclust file, written FILE.h5:/path on the command line.
+/// @brief A dataset of an HDF5 file, written FILE.h5:/path on the command line.
 struct DatasetRef {
   std::string file;
   std::string path;  ///< HDF5 path inside file, starting with '/'
@@ -78,10 +78,10 @@ struct DatasetRef {
 /// @returns nullopt when s has no ":/" after a non-empty file name.
 std::optional<DatasetRef> parse_dataset_ref(const std::string& s);
 
-/// @brief Reads a 2-D float dataset (float16, float32 or float64, read as float32)
-///        through io::StoreReader, so the file must be an embclust file.
-/// @throws emb::InputError for a missing file, a file that is not an embclust file,
-///         or a path that is not a 2-D float dataset.
+/// @brief Reads a 2-D float dataset (float16, float32 or float64, read as float32) of
+///        any HDF5 file (io::read_float_matrix).
+/// @throws emb::InputError for a missing file, a file that is not HDF5, or a path
+///         that is not a 2-D float dataset.
 io::EmbeddingSet read_dataset(const DatasetRef& ref);
 
 }  // namespace emb

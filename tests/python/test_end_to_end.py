@@ -74,6 +74,25 @@ class EndToEnd(unittest.TestCase):
             checked += 1
         self.assertGreater(checked, 200)
 
+    def test_cluster_vectors_from_another_tool(self):
+        # A plain HDF5 file with float16 vectors, as another tool would write it.
+        rng = np.random.default_rng(0)
+        centres = rng.normal(size=(3, 8)) * 10
+        x = np.concatenate([c + rng.normal(size=(40, 8)) for c in centres]).astype(np.float16)
+        src = os.path.join(self.tmp.name, "foreign.h5")
+        with h5py.File(src, "w") as f:
+            f["vecs"] = x
+        out = os.path.join(self.tmp.name, "clusters.h5")
+        subprocess.run([BINARY, "cluster", out, "--input", src + ":/vecs", "--k", "3", "--device", "cpu", "-q"],
+                       check=True)
+        with h5py.File(out, "r") as f:
+            labels = f["clusters/kmeans/labels"][()]
+            self.assertEqual(json.loads(f["clusters/kmeans"].attrs["params"])["input"], src + ":/vecs")
+        self.assertEqual(labels.shape, (120,))
+        for b in range(3):  # each blob is one cluster
+            self.assertEqual(len(set(labels[40 * b:40 * (b + 1)].tolist())), 1)
+        self.assertEqual(len(set(labels.tolist())), 3)
+
     def test_plot(self):
         png = os.path.join(self.tmp.name, "sample.png")
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "plot_clusters.py"), self.h5, "-o", png],
