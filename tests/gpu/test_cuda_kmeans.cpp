@@ -25,22 +25,12 @@
 #include "host/core/matrix.hpp"
 #include "tests/test_util.hpp"
 
-#ifdef EMBCLUST_HAVE_CUDA
-#include "cuda/cuda_backend.hpp"
-#endif
+#include "tests/gpu/cuda_test_util.hpp"
 
 namespace emb {
 namespace {
 
-std::unique_ptr<Backend> cuda_backend_or_reason(std::string* reason) {
-#ifdef EMBCLUST_HAVE_CUDA
-  if (cuda::device_count(reason) == 0) return nullptr;
-  return cuda::make_cuda_backend(0);
-#else
-  *reason = "this build has no CUDA backend (EMBCLUST_CUDA=OFF or nvcc not found)";
-  return nullptr;
-#endif
-}
+using test::cuda_backend_or_reason;
 
 // A GPU backend that declines one of these ops would quietly send k-means to the
 // CPU, so that is a failure, not a skip.
@@ -52,10 +42,8 @@ std::unique_ptr<Backend> cuda_backend_or_reason(std::string* reason) {
   return ::testing::AssertionSuccess();
 }
 
-#define CUDA_OR_SKIP(var)                                                   \
-  std::string cuda_skip_reason_;                                            \
-  auto var = cuda_backend_or_reason(&cuda_skip_reason_);                    \
-  if (!var) GTEST_SKIP() << "no CUDA device: " << cuda_skip_reason_;        \
+#define CUDA_OR_SKIP(var) \
+  CUDA_BACKEND_OR_SKIP(var);  \
   ASSERT_TRUE(supports_kmeans_ops(*var))
 
 // fp32 expanded distances (||x||^2 - 2 x.c + ||c||^2) lose precision with the
@@ -545,12 +533,12 @@ TEST(CudaKMeans, SeededRunFindsTheBlobsAsOnTheCpu) {
 // Points larger than the device allows: nothing held, everything streamed from host
 // memory in small blocks (odd sizes, so blocks end mid-matrix). Same answers.
 TEST(CudaKMeans, StreamedPointsGiveTheSameAnswers) {
-  std::string reason;
-  if (cuda::device_count(&reason) == 0) GTEST_SKIP() << "no CUDA device: " << reason;
-  cuda::CudaOptions small;
+  test::CudaLimits small;
   small.block_floats = 97 * 61 + 13;  // about 97 rows of 61 floats a block
   small.max_held_floats = 0;          // hold() keeps nothing
-  auto gpu = cuda::make_cuda_backend(0, small);
+  std::string reason;
+  auto gpu = test::cuda_backend_or_reason(&reason, small);
+  if (!gpu) GTEST_SKIP() << "no CUDA device: " << reason;
   auto cpu = make_cpu_backend(0);
   const auto [x, truth] = test::gaussian_blobs(2003, 61, 6, 10.0f, 17);
   std::vector<float> w(static_cast<size_t>(x.rows()));

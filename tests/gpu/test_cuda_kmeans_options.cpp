@@ -11,31 +11,15 @@
 #include "host/cluster/minibatch_kmeans.hpp"
 #include "tests/test_util.hpp"
 
-#ifdef EMBCLUST_HAVE_CUDA
-#include "cuda/cuda_backend.hpp"
-#endif
+#include "tests/gpu/cuda_test_util.hpp"
 
 namespace emb {
 namespace {
 
-std::unique_ptr<Backend> cuda_or_null(std::string* reason) {
-#ifdef EMBCLUST_HAVE_CUDA
-  if (cuda::device_count(reason) == 0) return nullptr;
-  return cuda::make_cuda_backend(0);
-#else
-  *reason = "this build has no CUDA backend (EMBCLUST_CUDA=OFF or nvcc not found)";
-  return nullptr;
-#endif
-}
-
-#define CUDA_OR_SKIP(var)                          \
-  std::string skip_reason_;                        \
-  auto var = cuda_or_null(&skip_reason_);          \
-  if (!var) GTEST_SKIP() << "no CUDA device: " << skip_reason_
 
 // Spherical and weighted k-means run the same driver: both devices agree.
 TEST(CudaKMeans, CosineAndWeightedRunsAsOnTheCpu) {
-  CUDA_OR_SKIP(gpu);
+  CUDA_BACKEND_OR_SKIP(gpu);
   auto cpu = make_cpu_backend(0);
   const auto [x, truth] = test::gaussian_blobs(3001, 61, 5, 10.0f, 71);
   std::vector<float> w(static_cast<size_t>(x.rows()));
@@ -58,7 +42,7 @@ TEST(CudaKMeans, CosineAndWeightedRunsAsOnTheCpu) {
 
 // k-means|| seeding and mini-batch k-means are drivers over the same ops.
 TEST(CudaKMeans, ParallelSeedingAndMiniBatchAsOnTheCpu) {
-  CUDA_OR_SKIP(gpu);
+  CUDA_BACKEND_OR_SKIP(gpu);
   auto cpu = make_cpu_backend(0);
   const auto [x, truth] = test::gaussian_blobs(6007, 48, 9, 20.0f, 23);
   KMeansOptions opts;

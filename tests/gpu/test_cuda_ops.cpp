@@ -10,27 +10,10 @@
 
 #include "host/backend/backend.hpp"
 
-#ifdef EMBCLUST_HAVE_CUDA
-#include "cuda/cuda_backend.hpp"
-#endif
+#include "tests/gpu/cuda_test_util.hpp"
 
 namespace emb {
 namespace {
-
-std::unique_ptr<Backend> gpu_or_skip_reason(std::string* reason) {
-#ifdef EMBCLUST_HAVE_CUDA
-  if (cuda::device_count(reason) == 0) return nullptr;
-  return cuda::make_cuda_backend(0);
-#else
-  *reason = "this build has no CUDA backend (EMBCLUST_CUDA=OFF or nvcc not found)";
-  return nullptr;
-#endif
-}
-
-#define GPU_OR_SKIP(var)                                    \
-  std::string skip_reason_;                                 \
-  auto var = gpu_or_skip_reason(&skip_reason_);             \
-  if (!var) GTEST_SKIP() << "no CUDA device: " << skip_reason_
 
 /// Normalized mean squared error, as ggml's backend-ops tests use; NaN anywhere -> +inf.
 double nmse(const std::vector<float>& out, const std::vector<float>& ref) {
@@ -47,7 +30,7 @@ double nmse(const std::vector<float>& out, const std::vector<float>& ref) {
 class NormalizeRowsGpu : public ::testing::TestWithParam<std::pair<int, int>> {};
 
 TEST_P(NormalizeRowsGpu, MatchesCpuReference) {
-  GPU_OR_SKIP(gpu);
+  CUDA_BACKEND_OR_SKIP(gpu);
   auto cpu = make_cpu_backend(1);
   const auto [rows, cols] = GetParam();
   std::mt19937 rng(rows * 131 + cols);
@@ -74,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, NormalizeRowsGpu,
                                            std::pair{257, 1024}, std::pair{1000, 384}, std::pair{4099, 97}));
 
 TEST(NormalizeRowsGpuTest, NanStaysVisible) {
-  GPU_OR_SKIP(gpu);
+  CUDA_BACKEND_OR_SKIP(gpu);
   std::vector<float> x = {1.0f, NAN, 2.0f, 3.0f, 4.0f, 0.0f};
   gpu->normalize_rows({x.data(), 2, 3});
   EXPECT_TRUE(std::isnan(x[0]) || std::isnan(x[1]));  // a NaN row must not come back finite
@@ -82,7 +65,7 @@ TEST(NormalizeRowsGpuTest, NanStaysVisible) {
 }
 
 TEST(CudaBackendTest, AutoTakesTheGpuAndSaysSo) {
-  GPU_OR_SKIP(gpu);
+  CUDA_BACKEND_OR_SKIP(gpu);
   std::string notice;
   auto b = make_backend({Device::Auto, 1}, &notice);
   EXPECT_TRUE(b->is_gpu());
