@@ -197,9 +197,19 @@ EmbeddingSet StoreReader::embeddings() const {
   m.require("/embeddings/vectors");
   h5::FloatMatrix x = h5::read_matrix(m.f(), "/embeddings/vectors");
   h5::Dataset d = h5::open_dataset(m.f(), "/embeddings/vectors");
-  EmbeddingSet e{std::move(x.data), x.rows, x.cols, "", false};
+  EmbeddingSet e;
+  e.vectors = std::move(x.data);
+  e.n = x.rows;
+  e.dim = x.cols;
   if (h5::has_attr(d.get(), "model")) e.model = h5::string_attr(d.get(), "model");
   if (h5::has_attr(d.get(), "normalized")) e.normalized = h5::bool_attr(d.get(), "normalized");
+  if (h5::has_attr(d.get(), "tokens")) e.tokens = h5::int_attr(d.get(), "tokens");
+  if (h5::has_attr(d.get(), "truncated")) e.truncated = h5::int_attr(d.get(), "truncated");
+  if (h5::has_attr(d.get(), "max_seq_length")) e.max_seq_length = h5::int_attr(d.get(), "max_seq_length");
+  if (h5::has_attr(d.get(), "prompt")) e.prompt = h5::string_attr(d.get(), "prompt");
+  if (h5::has_attr(d.get(), "long_text")) e.long_text = h5::string_attr(d.get(), "long_text");
+  if (h5::has_attr(d.get(), "device")) e.device = h5::string_attr(d.get(), "device");
+  if (h5::has_attr(d.get(), "seconds")) e.seconds = h5::double_attr(d.get(), "seconds");
   if (h5::has_attr(d.get(), "dim") && h5::int_attr(d.get(), "dim") != e.dim)
     m.malformed("the dim attribute of /embeddings/vectors disagrees with its shape");
   return e;
@@ -366,6 +376,15 @@ void StoreWriter::write_embeddings(const EmbeddingSet& e) {
   h5::set_string_attr(d.get(), "model", e.model);
   h5::set_int_attr(d.get(), "dim", e.dim);
   h5::set_bool_attr(d.get(), "normalized", e.normalized);
+  if (e.max_seq_length > 0) {
+    h5::set_int_attr(d.get(), "tokens", e.tokens);
+    h5::set_int_attr(d.get(), "truncated", e.truncated);
+    h5::set_int_attr(d.get(), "max_seq_length", e.max_seq_length);
+    h5::set_string_attr(d.get(), "prompt", e.prompt);
+    h5::set_string_attr(d.get(), "long_text", e.long_text);
+  }
+  if (!e.device.empty()) h5::set_string_attr(d.get(), "device", e.device);
+  if (e.seconds > 0) h5::set_double_attr(d.get(), "seconds", e.seconds);
 }
 
 void StoreWriter::write_clustering(const Clustering& c) {

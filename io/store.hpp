@@ -39,6 +39,14 @@ struct EmbeddingSet {
   int64_t dim = 0;
   std::string model;
   bool normalized = false;
+  // What the run did (attributes; absent from older files and for the hashing model).
+  int64_t tokens = 0;          ///< tokens fed to the encoder, special tokens included
+  int64_t truncated = 0;       ///< sentences cut at max_seq_length
+  int64_t max_seq_length = 0;  ///< the encoder's limit used
+  std::string prompt;          ///< text put before every sentence ("query: "), may be empty
+  std::string long_text;       ///< "truncate" or "chunk"
+  std::string device;          ///< the backend that ran the encoder
+  double seconds = 0.0;        ///< wall time of the embedding stage (model load excluded)
 };
 
 /// @brief /clusters/<name>: one clustering of the segments.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "host/backend/encoder_ops.hpp"
 #include "host/core/matrix.hpp"
 
 namespace emb {
@@ -57,6 +58,10 @@ class Backend {
   ///        accumulated into, not cleared. Sums accumulate in double precision.
   virtual void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                                     BasicMatrixView<double> sums, double* counts) = 0;
+
+  /// @brief The transformer encoder's ops on this backend, or null when it has
+  ///        none (the encoder then runs on the CPU's).
+  virtual std::unique_ptr<EncoderOps> make_encoder_ops() { return nullptr; }
 };
 
 /// @brief hold() for a scope: the matrix is released when the guard goes.

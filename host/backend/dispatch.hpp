@@ -30,6 +30,11 @@ class DispatchBackend final : public Backend {
     pick(Op::AccumulateCentroids).accumulate_centroids(x, labels, weights, sums, counts);
   }
 
+  std::unique_ptr<EncoderOps> make_encoder_ops() override {
+    auto ops = primary_->make_encoder_ops();
+    return ops ? std::move(ops) : cpu_->make_encoder_ops();
+  }
+
   /// @brief The backend that runs op.
   Backend& pick(Op op) { return primary_->supports(op) ? *primary_ : *cpu_; }
 

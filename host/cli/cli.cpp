@@ -11,7 +11,9 @@
 
 #include "host/backend/backend.hpp"
 #include "host/cli/info.hpp"
+#include "host/cli/models.hpp"
 #include "host/core/error.hpp"
+#include "host/embed/transformer_embedder.hpp"
 #include "host/pipeline/stages.hpp"
 #include "io/store.hpp"
 
@@ -65,10 +67,16 @@ class Runner {
   }
   void load_segments(const std::string& file) { seg_.segments = io::StoreReader(file).segments(); }
 
-  void embed() {
+  /// Loads the model and checks it, before any other work.
+  void prepare_embedder() {
     EmbedOptions eo = s_.embed;
     eo.progress = !s_.quiet;
-    emb_ = run_embed(seg_.segments, eo, backend(), report());
+    eo.seed = s_.seed;
+    embedder_ = make_embedder(eo);
+  }
+  void embed() {
+    if (!embedder_) prepare_embedder();
+    emb_ = run_embed(seg_.segments, *embedder_, backend(), report());
     have_embeddings_ = true;
   }
   void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
@@ -138,6 +146,7 @@ class Runner {
   const Settings& s_;
   std::string command_;
   std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Embedder> embedder_;
   SegmentStageResult seg_;
   io::EmbeddingSet emb_;
   std::optional<io::Clustering> clustering_;
@@ -162,8 +171,25 @@ void add_options(CLI::App& app, Settings& s) {
       ->check(CLI::IsMember({"error", "replace"}))->group(seg)->capture_default_str();
 
   const char* em = "Embedding";
-  app.add_option("--model", s.embed.model, "Embedding model")->group(em)->capture_default_str();
+  app.add_option("--model", s.embed.model,
+                 "Embedding model: hashing, a model NAME installed in the models folder (see 'embclust models'), "
+                 "a model folder, or random:ARCH")
+      ->group(em)
+      ->capture_default_str();
   app.add_option("--dim", s.embed.dim, "Output dimension of the hashing model")->group(em)->capture_default_str();
+  app.add_option("--long-text", s.embed.long_text,
+                 "Sentences longer than the model's max_seq_length: truncate (and count them) or chunk "
+                 "(overlapping windows averaged by tokens)")
+      ->group(em)
+      ->capture_default_str();
+  app.add_option("--prompt", s.embed.prompt,
+                 "Prompt put before every sentence: a prompt name from the model's config (e5: query, passage), "
+                 "or none; default: the model's default prompt")
+      ->group(em);
+  app.add_option("--max-seq-length", s.embed.max_seq_length,
+                 "Tokens per sentence, special tokens included (default: the model's)")
+      ->group(em);
+  app.add_option("--batch-tokens", s.embed.batch_tokens, "Tokens per encoder batch (default 8192)")->group(em);
 
   const char* cl = "Clustering";
   app.add_option("--method", s.cluster.method, "Clustering method")->group(cl)->capture_default_str();
@@ -241,7 +267,13 @@ int run_cli(int argc, char** argv) {
   cluster->add_option("file", s.file, "An embclust file with /embeddings (or see --input)")->required();
   auto* info = app.add_subcommand("info", "Summarize FILE.h5");
   info->add_option("file", s.file, "An embclust file")->required();
-  for (auto* sub : {run, segment, embed, cluster, info}) sub->fallthrough();
+  auto* models = app.add_subcommand("models", "List the models installed in the models folder");
+  std::string export_model, export_dir;
+  models->add_option("--export", export_model,
+                     "Write MODEL (e.g. random:minilm-l6 with --seed) as a model folder that "
+                     "sentence-transformers loads too");
+  models->add_option("--to", export_dir, "The folder --export creates");
+  for (auto* sub : {run, segment, embed, cluster, info, models}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -261,6 +293,7 @@ int run_cli(int argc, char** argv) {
     Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
       r.backend();
+      r.prepare_embedder();
       r.segment();
       r.embed();
       r.cluster();
@@ -270,6 +303,7 @@ int run_cli(int argc, char** argv) {
       r.save(s.output);
     } else if (embed->parsed()) {
       r.backend();
+      r.prepare_embedder();
       r.load_segments(s.file);
       r.embed();
       r.save(s.file);
@@ -281,6 +315,14 @@ int run_cli(int argc, char** argv) {
       r.save(s.file);
     } else if (info->parsed()) {
       print_info(s.file, s.examples, stdout);
+    } else if (models->parsed()) {
+      EMB_USAGE(export_model.empty() == export_dir.empty(), "--export and --to go together");
+      if (export_model.empty()) {
+        print_models(stdout);
+      } else {
+        export_encoder_model(load_encoder_model(export_model, s.seed), export_dir);
+        if (!s.quiet) std::fprintf(stderr, "embclust: wrote %s to %s\n", export_model.c_str(), export_dir.c_str());
+      }
     }
   } catch (const UsageError& e) {
     return fail("", e.what(), 2);

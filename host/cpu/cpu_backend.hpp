@@ -3,6 +3,7 @@
 // reference every other backend is tested against, and the fallback for ops a
 // GPU backend does not support.
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "host/backend/backend.hpp"
@@ -31,6 +32,7 @@ class CpuBackend final : public Backend {
   ///        and every sum runs over the rows in order.
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override;
+  std::unique_ptr<EncoderOps> make_encoder_ops() override { return make_cpu_encoder_ops(); }
 
  private:
   int threads_;

@@ -13,9 +13,26 @@ namespace emb {
 
 /// @brief What to embed with.
 struct EmbedOptions {
-  std::string model = "hashing";  ///< a model name or path
+  std::string model = "hashing";  ///< "hashing", a model folder, a NAME in the models folder, or random:<arch>
   int dim = 1024;                 ///< output dimension, for models where it is free (hashing)
   bool progress = true;           ///< progress line on a terminal
+  std::string long_text = "truncate";  ///< past max_seq_length: "truncate" (counted) or "chunk" (windows averaged)
+  std::string prompt;             ///< a prompt name from the model's config, "none", or empty for the model's default
+  int64_t max_seq_length = 0;     ///< tokens per sequence, special tokens included; 0 = the model's
+  int64_t batch_tokens = 0;       ///< tokens per encoder batch; 0 = the default
+  uint64_t seed = 0;              ///< seed of random:<arch> weights
+};
+
+/// @brief What an encoder run did, for the report and the file.
+struct EmbedStats {
+  int64_t tokens = 0;          ///< tokens through the encoder, special tokens included
+  int64_t truncated = 0;       ///< sentences cut at max_seq_length
+  int64_t chunked = 0;         ///< sentences embedded as several windows
+  int64_t max_seq_length = 0;  ///< 0 for models without a limit (hashing)
+  std::string prompt;
+  std::string long_text;
+  std::string device;          ///< which ops ran the encoder
+  double seconds = 0.0;        ///< encoding time, weight upload excluded; 0 = not measured
 };
 
 class Embedder {
@@ -28,10 +45,13 @@ class Embedder {
   virtual bool normalized() const = 0;
   /// @brief Embeds every text; one row per text.
   virtual Matrix embed(const std::vector<std::string>& texts, Backend& backend) = 0;
+  /// @brief What the last embed() did.
+  virtual EmbedStats stats() const { return {}; }
 };
 
 /// @brief Creates the embedder named by opts.model.
-/// @throws emb::UsageError for an unknown model or a bad dimension.
+/// @throws emb::UsageError for an unknown model or a bad option; emb::InputError for a
+///         model folder that cannot be used (checked here, before any work starts).
 std::unique_ptr<Embedder> make_embedder(const EmbedOptions& opts);
 
 }  // namespace emb

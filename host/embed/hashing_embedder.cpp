@@ -138,9 +138,5 @@ Matrix HashingEmbedder::embed(const std::vector<std::string>& texts, Backend& ba
   return out;
 }
 
-std::unique_ptr<Embedder> make_embedder(const EmbedOptions& opts) {
-  if (opts.model == "hashing") return std::make_unique<HashingEmbedder>(opts.dim, opts.progress);
-  throw UsageError("unknown model '" + opts.model + "'; available: hashing");
-}
 
 }  // namespace emb

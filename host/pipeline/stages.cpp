@@ -65,21 +65,38 @@ SegmentStageResult run_segment(const std::vector<std::string>& inputs, const Seg
   return r;
 }
 
-io::EmbeddingSet run_embed(const io::SegmentTable& segments, const EmbedOptions& opts, Backend& backend,
+io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder, Backend& backend,
                            const Report& report) {
   EMB_EXPECTS(segments.size() > 0, "there are no segments to embed");
-  auto embedder = make_embedder(opts);
   const auto t0 = std::chrono::steady_clock::now();
-  Matrix m = embedder->embed(segments.text, backend);
-  const double secs = seconds_since(t0);
+  Matrix m = embedder.embed(segments.text, backend);
+  const EmbedStats st = embedder.stats();
+  const double secs = st.seconds > 0 ? st.seconds : seconds_since(t0);
   report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)",
-             (long long)m.rows(), embedder->model_name().c_str(), (long long)m.cols(), secs,
+             (long long)m.rows(), embedder.model_name().c_str(), (long long)m.cols(), secs,
              secs > 0 ? m.rows() / secs : 0.0));
+  if (st.max_seq_length > 0) {
+    report(fmt("%lld tokens (%.0f tokens/s) on %s", (long long)st.tokens, secs > 0 ? st.tokens / secs : 0.0,
+               st.device.c_str()));
+    if (st.truncated > 0)
+      report(fmt("%lld sentences were longer than %lld tokens and were truncated (--long-text chunk embeds them whole)",
+                 (long long)st.truncated, (long long)st.max_seq_length));
+    if (st.chunked > 0)
+      report(fmt("%lld sentences longer than %lld tokens were embedded as overlapping windows",
+                 (long long)st.chunked, (long long)st.max_seq_length));
+  }
   io::EmbeddingSet e;
   e.n = m.rows();
   e.dim = m.cols();
-  e.model = embedder->model_name();
-  e.normalized = embedder->normalized();
+  e.model = embedder.model_name();
+  e.normalized = embedder.normalized();
+  e.tokens = st.tokens;
+  e.truncated = st.truncated;
+  e.max_seq_length = st.max_seq_length;
+  e.prompt = st.prompt;
+  e.long_text = st.long_text;
+  e.device = st.device;
+  e.seconds = secs;
   e.vectors = std::move(m.storage());
   return e;
 }

@@ -33,8 +33,9 @@ struct SegmentStageResult {
 SegmentStageResult run_segment(const std::vector<std::string>& inputs, const SegmentStageOptions& opts,
                                const Report& report);
 
-/// @brief Embeds every segment text.
-io::EmbeddingSet run_embed(const io::SegmentTable& segments, const EmbedOptions& opts, Backend& backend,
+/// @brief Embeds every segment text with an embedder made (and its model checked)
+///        beforehand by make_embedder.
+io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder, Backend& backend,
                            const Report& report);
 
 struct ClusterStageOptions {

@@ -1,0 +1,297 @@
+// The transformer embedder on a tiny BERT folder written by the test itself (its
+// own WordPiece vocabulary and seeded weights), so these cases need no installed
+// model: loading and every model-folder error, truncation and chunking, prompts,
+// batch invariance, export and reload.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "host/backend/backend.hpp"
+#include "host/core/error.hpp"
+#include "host/embed/transformer_embedder.hpp"
+#include "io/safetensors_writer.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace emb {
+namespace {
+
+const std::vector<std::string> kWords = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "dog", "sat", "on",
+                                         "mat", "a", "big", "small", "red", "##s", "##ed", ".", ",", "query", ":",
+                                         "한", "국", "어"};
+
+EncoderSpec tiny_spec() {
+  EncoderSpec s;
+  s.arch = "bert";
+  s.vocab = static_cast<int64_t>(kWords.size());
+  s.hidden = 8;
+  s.layers = 2;
+  s.heads = 2;
+  s.intermediate = 16;
+  s.max_positions = 16;
+  s.type_vocab = 2;
+  return s;
+}
+
+json tokenizer_json() {
+  json vocab = json::object();
+  for (size_t i = 0; i < kWords.size(); ++i) vocab[kWords[i]] = i;
+  json added = json::array();
+  for (int i = 0; i < 4; ++i)
+    added.push_back({{"id", i}, {"special", true}, {"content", kWords[i]}, {"single_word", false},
+                     {"lstrip", false}, {"rstrip", false}, {"normalized", false}});
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added},
+          {"normalizer",
+           {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+            {"strip_accents", nullptr}, {"lowercase", true}}},
+          {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+          {"post_processor",
+           {{"type", "TemplateProcessing"},
+            {"single", json::array({{{"SpecialToken", {{"id", "[CLS]"}, {"type_id", 0}}}},
+                                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                                    {{"SpecialToken", {{"id", "[SEP]"}, {"type_id", 0}}}}})},
+            {"pair", json::array()},
+            {"special_tokens",
+             {{"[CLS]", {{"id", "[CLS]"}, {"ids", {2}}, {"tokens", {"[CLS]"}}}},
+              {"[SEP]", {{"id", "[SEP]"}, {"ids", {3}}, {"tokens", {"[SEP]"}}}}}}}},
+          {"decoder", nullptr},
+          {"model",
+           {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
+            {"max_input_chars_per_word", 100}, {"vocab", vocab}}}};
+}
+
+void write(const fs::path& p, const json& j) { std::ofstream(p) << j.dump(1); }
+
+// A complete tiny model folder; `mutate` may break one thing before the weights are written.
+class TinyModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("embclust_tiny_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "1_Pooling");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void make(const EncoderSpec& s, const std::string& skip_tensor = "", bool transpose_one = false) {
+    write(dir_ / "config.json",
+          {{"architectures", {"BertModel"}}, {"model_type", "bert"}, {"vocab_size", s.vocab},
+           {"hidden_size", s.hidden}, {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
+           {"intermediate_size", s.intermediate}, {"max_position_embeddings", s.max_positions},
+           {"type_vocab_size", s.type_vocab}, {"pad_token_id", 0}, {"layer_norm_eps", 1e-12},
+           {"hidden_act", "gelu"}});
+    write(dir_ / "tokenizer.json", tokenizer_json());
+    write(dir_ / "modules.json",
+          json::array({{{"idx", 0}, {"name", "0"}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
+                       {{"idx", 1}, {"name", "1"}, {"path", "1_Pooling"},
+                        {"type", "sentence_transformers.models.Pooling"}},
+                       {{"idx", 2}, {"name", "2"}, {"path", "2_Normalize"},
+                        {"type", "sentence_transformers.models.Normalize"}}}));
+    write(dir_ / "1_Pooling" / "config.json",
+          {{"word_embedding_dimension", s.hidden}, {"pooling_mode_mean_tokens", true},
+           {"pooling_mode_cls_token", false}, {"pooling_mode_max_tokens", false}});
+    write(dir_ / "sentence_bert_config.json", {{"max_seq_length", 12}, {"do_lower_case", false}});
+    write(dir_ / "config_sentence_transformers.json", {{"prompts", {{"query", "query: "}}}, {"default_prompt_name", nullptr}});
+    auto source = random_weights(11);
+    std::vector<std::vector<float>> data;
+    std::vector<io::TensorToWrite> tensors;
+    const auto names = encoder_tensors(s);
+    data.reserve(names.size());
+    for (auto [name, shape] : names) {
+      if (name == skip_tensor) continue;
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      data.emplace_back(n);
+      source->read(name, shape, data.back().data());
+      if (transpose_one && name == "encoder.layer.1.intermediate.dense.weight") std::swap(shape[0], shape[1]);
+      tensors.push_back({name, shape, data.back().data()});
+    }
+    io::write_safetensors((dir_ / "model.safetensors").string(), tensors);
+  }
+
+  Matrix embed(const std::vector<std::string>& texts, EmbedOptions o = {}) {
+    o.model = dir_.string();
+    o.progress = false;
+    TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+    auto cpu = make_cpu_backend(1);
+    Matrix m = e.embed(texts, *cpu);
+    stats_ = e.stats();
+    return m;
+  }
+
+  template <class E>
+  std::string error_of(const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const E& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no error thrown";
+    return "";
+  }
+
+  fs::path dir_;
+  EmbedStats stats_;
+};
+
+TEST_F(TinyModel, EmbedsUnitRowsDeterministically) {
+  make(tiny_spec());
+  const std::vector<std::string> texts = {"the cat sat on the mat.", "a big red dog", "한국어", ""};
+  const Matrix a = embed(texts), b = embed(texts);
+  ASSERT_EQ(a.rows(), 4);
+  ASSERT_EQ(a.cols(), 8);
+  EXPECT_EQ(a.storage(), b.storage());
+  for (int64_t i = 0; i < a.rows(); ++i) {
+    double ss = 0;
+    for (int64_t j = 0; j < a.cols(); ++j) ss += double(a.row(i)[j]) * a.row(i)[j];
+    EXPECT_NEAR(ss, 1.0, 1e-5) << i;
+  }
+  EXPECT_EQ(stats_.truncated, 0);
+  EXPECT_EQ(stats_.tokens, 9 + 6 + 3 + 2);  // words (한국어 is one [UNK]) plus [CLS] and [SEP]
+}
+
+TEST_F(TinyModel, ASentenceIsTheSameInAnyBatch) {
+  make(tiny_spec());
+  const std::vector<std::string> texts = {"the cat", "a big red dog sat on the mat", "the small cats", "the cat"};
+  EmbedOptions small;
+  small.batch_tokens = 12;  // one sequence per batch
+  const Matrix together = embed(texts), apart = embed(texts, small), alone = embed({"the cat"});
+  for (int64_t j = 0; j < 8; ++j) {
+    EXPECT_NEAR(together.row(0)[j], apart.row(0)[j], 1e-6);
+    EXPECT_NEAR(together.row(0)[j], alone.row(0)[j], 1e-6);
+    EXPECT_EQ(together.row(0)[j], together.row(3)[j]);
+  }
+}
+
+TEST_F(TinyModel, LongSentencesAreCountedWhenTruncatedAndWholeWhenChunked) {
+  make(tiny_spec());
+  const std::string long_text = "the cat sat on the mat , the dog sat on a big red mat , a small cat sat";
+  const std::vector<std::string> texts = {long_text, "the cat"};
+  const Matrix cut = embed(texts);
+  EXPECT_EQ(stats_.truncated, 1);
+  EXPECT_EQ(stats_.max_seq_length, 12);
+  EmbedOptions chunk;
+  chunk.long_text = "chunk";
+  const Matrix whole = embed(texts, chunk);
+  EXPECT_EQ(stats_.truncated, 0);
+  EXPECT_EQ(stats_.chunked, 1);
+  double dot = 0, ss = 0;
+  for (int64_t j = 0; j < 8; ++j) {
+    dot += double(cut.row(0)[j]) * whole.row(0)[j];
+    ss += double(whole.row(0)[j]) * whole.row(0)[j];
+    EXPECT_EQ(cut.row(1)[j], whole.row(1)[j]);  // short texts are not affected
+  }
+  EXPECT_NEAR(ss, 1.0, 1e-5);
+  EXPECT_LT(dot, 0.99999);  // the tail changed the vector
+  // The truncated vector is exactly the head alone.
+  const Matrix head = embed({"the cat sat on the mat , the dog sat"});
+  for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(cut.row(0)[j], head.row(0)[j], 1e-6);
+}
+
+TEST(TokenWindows, CoverEveryTokenWithOverlap) {
+  EXPECT_EQ(token_windows(5, 10), (std::vector<std::pair<int64_t, int64_t>>{{0, 5}}));
+  const auto w = token_windows(25, 8);
+  ASSERT_GE(w.size(), 4u);
+  EXPECT_EQ(w.front().first, 0);
+  EXPECT_EQ(w.back().second, 25);
+  for (size_t i = 0; i < w.size(); ++i) {
+    EXPECT_EQ(w[i].second - w[i].first, 8);
+    if (i) EXPECT_LT(w[i].first, w[i - 1].second);  // overlap
+  }
+}
+
+TEST_F(TinyModel, PromptsComeFromTheModel) {
+  make(tiny_spec());
+  EmbedOptions q;
+  q.prompt = "query";
+  const Matrix with = embed({"the cat"}, q), without = embed({"the cat"}), literal = embed({"query: the cat"});
+  for (int64_t j = 0; j < 8; ++j) EXPECT_EQ(with.row(0)[j], literal.row(0)[j]);
+  EXPECT_NE(with.storage(), without.storage());
+  EmbedOptions bad;
+  bad.prompt = "passage";
+  const std::string e = error_of<UsageError>([&] { embed({"x"}, bad); });
+  EXPECT_NE(e.find("no prompt named 'passage'"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, BadOptionsAreUsageErrors) {
+  make(tiny_spec());
+  EmbedOptions o;
+  o.long_text = "split";
+  EXPECT_THROW(embed({"x"}, o), UsageError);
+  o = {};
+  o.max_seq_length = 100;  // beyond the 16 positions
+  EXPECT_THROW(embed({"x"}, o), UsageError);
+  EXPECT_THROW(load_encoder_model("random:no-such-arch"), UsageError);
+}
+
+TEST_F(TinyModel, AMissingTensorNamesFileAndTensor) {
+  make(tiny_spec(), "encoder.layer.1.output.dense.bias");
+  const std::string e = error_of<InputError>([&] { load_encoder_model(dir_.string()); });
+  EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+  EXPECT_NE(e.find("encoder.layer.1.output.dense.bias"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, AShapeThatDisagreesWithConfigIsAnError) {
+  make(tiny_spec(), "", true);
+  const std::string e = error_of<InputError>([&] { load_encoder_model(dir_.string()); });
+  EXPECT_NE(e.find("encoder.layer.1.intermediate.dense.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("[8, 16]"), std::string::npos) << e;
+  EXPECT_NE(e.find("[16, 8]"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, AnUnknownArchitectureIsAnError) {
+  make(tiny_spec());
+  json c = json::parse(std::ifstream(dir_ / "config.json"));
+  c["architectures"] = {"GPT2Model"};
+  c["model_type"] = "gpt2";
+  write(dir_ / "config.json", c);
+  const std::string e = error_of<InputError>([&] { load_encoder_model(dir_.string()); });
+  EXPECT_NE(e.find("config.json"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, AnUnsupportedTokenizerIsAnError) {
+  make(tiny_spec());
+  json t = tokenizer_json();
+  t["model"] = {{"type", "BPE"}, {"vocab", json::object()}, {"merges", json::array()}};
+  write(dir_ / "tokenizer.json", t);
+  const std::string e = error_of<InputError>([&] { load_encoder_model(dir_.string()); });
+  EXPECT_NE(e.find("tokenizer.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("BPE"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, ATruncatedWeightsFileIsAnError) {
+  make(tiny_spec());
+  const auto p = dir_ / "model.safetensors";
+  fs::resize_file(p, fs::file_size(p) - 100);
+  const std::string e = error_of<InputError>([&] { load_encoder_model(dir_.string()); });
+  EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+}
+
+TEST_F(TinyModel, ExportAndReloadGiveTheSameVectors) {
+  make(tiny_spec());
+  const std::vector<std::string> texts = {"the cat sat", "a red dog"};
+  const Matrix a = embed(texts);
+  const fs::path out = dir_.string() + "_export";
+  fs::remove_all(out);
+  export_encoder_model(load_encoder_model(dir_.string()), out.string());
+  EXPECT_THROW(export_encoder_model(load_encoder_model(dir_.string()), out.string()), UsageError);
+  fs::remove_all(dir_);
+  fs::rename(out, dir_);
+  const Matrix b = embed(texts);
+  EXPECT_EQ(a.storage(), b.storage());
+}
+
+}  // namespace
+}  // namespace emb
