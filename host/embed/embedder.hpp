@@ -13,7 +13,8 @@ namespace emb {
 
 /// @brief What to embed with.
 struct EmbedOptions {
-  std::string model = "hashing";  ///< "hashing", a model folder, a NAME in the models folder, or random:<arch>
+  /// A NAME in the models folder, a model folder, random:<arch>, or "hashing" (no model files).
+  std::string model = "multilingual-e5-small";
   int dim = 1024;                 ///< output dimension, for models where it is free (hashing)
   bool progress = true;           ///< progress line on a terminal
   std::string long_text = "truncate";  ///< past max_seq_length: "truncate" (counted) or "chunk" (windows averaged)
