@@ -6,6 +6,7 @@
 // No CUDA types here.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace emb {
@@ -52,6 +53,11 @@ struct PackedBatch {
 class EncoderOps {
  public:
   virtual ~EncoderOps() = default;
+
+  /// @brief Where the ops run, e.g. "cpu (2 threads)" or "cuda:0 (NVIDIA H100 80GB HBM3)".
+  virtual std::string name() const = 0;
+  /// @brief True when the tensors live in GPU memory.
+  virtual bool is_gpu() const = 0;
 
   /// @brief Activations: capacity x cols float32, rows = capacity.
   virtual TensorPtr alloc(int64_t capacity, int64_t cols) = 0;

@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "host/backend/encoder_ops.hpp"
@@ -59,6 +60,12 @@ void layernorm_row(float* x, const float* gamma, const float* beta, int64_t h, f
 
 class CpuEncoderOps final : public EncoderOps {
  public:
+  std::string name() const override {
+    const int t = omp_get_max_threads();
+    return "cpu (" + std::to_string(t) + (t == 1 ? " thread)" : " threads)");
+  }
+  bool is_gpu() const override { return false; }
+
   TensorPtr alloc(int64_t capacity, int64_t cols) override {
     return std::make_unique<HostTensor>(capacity, cols);
   }

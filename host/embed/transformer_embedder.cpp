@@ -218,8 +218,8 @@ Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend
   stats_.long_text = opts_.long_text;
 
   std::unique_ptr<EncoderOps> ops = backend.make_encoder_ops();
-  stats_.device = ops ? backend.name() : "cpu";
   if (!ops) ops = make_cpu_encoder_ops();
+  stats_.device = ops->name();
 
   // Tokens of every text (prompt included, special tokens not yet).
   std::vector<std::vector<int32_t>> content(static_cast<size_t>(n));

@@ -1,0 +1,86 @@
+// The encoder forward pass on each backend's EncoderOps, with seeded random weights
+// of real model shapes (no model files needed): tokens/s, and the linear layers'
+// GFLOP/s (2 x tokens x parameters of the linear layers, the FLOPs that dominate).
+// The same batches on the CPU and, where one exists, the GPU.
+//
+//   build/bench_encoder --benchmark_filter=MiniLM
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "host/backend/backend.hpp"
+#include "host/embed/encoder_graph.hpp"
+
+namespace {
+
+emb::EncoderSpec shape(const std::string& name) {
+  emb::EncoderSpec s;
+  s.arch = name == "e5-small" ? "xlm-roberta" : "bert";
+  s.vocab = name == "e5-small" ? 250037 : 30522;
+  s.hidden = 384;
+  s.layers = name == "minilm-l6" ? 6 : 12;
+  s.heads = 12;
+  s.intermediate = 1536;
+  s.max_positions = name == "e5-small" ? 514 : 512;
+  s.type_vocab = 2;
+  s.pad_id = name == "e5-small" ? 1 : 0;
+  return s;
+}
+
+// `sequences` sequences of `len` tokens (the corpus averages about 46), packed.
+emb::PackedBatch batch(const emb::EncoderSpec& s, int sequences, int len) {
+  emb::PackedBatch b;
+  b.offsets = {0};
+  std::mt19937 rng(1);
+  for (int q = 0; q < sequences; ++q) {
+    for (int p = 0; p < len; ++p) {
+      b.ids.push_back(static_cast<int32_t>(rng() % s.vocab));
+      b.positions.push_back(static_cast<int32_t>(s.position_offset() + p));
+    }
+    b.offsets.push_back(static_cast<int32_t>(b.ids.size()));
+  }
+  return b;
+}
+
+void BM_Encoder(benchmark::State& state, const std::string& name, emb::Device device) {
+  std::unique_ptr<emb::Backend> backend;
+  try {
+    backend = emb::make_backend({device, 0});
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("no such device: ") + e.what()).c_str());
+    return;
+  }
+  auto ops = backend->make_encoder_ops();
+  if (!ops || ops->is_gpu() != backend->is_gpu()) {
+    state.SkipWithError(("no encoder ops on " + backend->name() + " itself").c_str());
+    return;
+  }
+  const emb::EncoderSpec s = shape(name);
+  const auto weights = emb::random_weights(1);
+  const int len = static_cast<int>(state.range(1));
+  const emb::PackedBatch b = batch(s, static_cast<int>(state.range(0)), len);
+  emb::EncoderGraph graph(*ops, s, *weights, b.tokens());
+  std::vector<float> out(static_cast<size_t>(b.batch() * s.hidden));
+  for (auto _ : state) graph.run(b, emb::Pooling::Mean, true, out.data());
+  const double linear_params = static_cast<double>(s.layers) * (4.0 * s.hidden * s.hidden + 2.0 * s.hidden * s.intermediate);
+  const double tokens = static_cast<double>(b.tokens()) * static_cast<double>(state.iterations());
+  state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
+  state.counters["linear_GFLOP/s"] = benchmark::Counter(2.0 * linear_params * tokens * 1e-9, benchmark::Counter::kIsRate);
+  state.SetLabel(ops->name());
+}
+
+BENCHMARK_CAPTURE(BM_Encoder, MiniLM_L6_cpu, std::string("minilm-l6"), emb::Device::Cpu)
+    ->Args({128, 46})->Args({16, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Encoder, E5_small_cpu, std::string("e5-small"), emb::Device::Cpu)
+    ->Args({128, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Encoder, MiniLM_L6_cuda, std::string("minilm-l6"), emb::Device::Cuda)
+    ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Encoder, E5_small_cuda, std::string("e5-small"), emb::Device::Cuda)
+    ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
