@@ -6,13 +6,17 @@
 //   build/bench_encoder --benchmark_filter=MiniLM
 #include <benchmark/benchmark.h>
 
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "host/backend/backend.hpp"
 #include "host/embed/encoder_graph.hpp"
+#include "host/tokenize/tokenizer.hpp"
+#include "io/model_files.hpp"
 
 namespace {
 
@@ -80,6 +84,39 @@ BENCHMARK_CAPTURE(BM_Encoder, MiniLM_L6_cuda, std::string("minilm-l6"), emb::Dev
     ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Encoder, E5_small_cuda, std::string("e5-small"), emb::Device::Cuda)
     ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Tokenization of the test fixture's sentences (550, many scripts), repeated to 7,500,
+// with the installed models' tokenizers; skips when a model is not installed.
+void BM_Tokenize(benchmark::State& state, const std::string& model) {
+  std::unique_ptr<emb::Tokenizer> tok;
+  try {
+    tok = emb::load_tokenizer(emb::io::resolve_model_path(model) + "/tokenizer.json");
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  std::ifstream in(std::string(EMBCLUST_SOURCE_DIR) + "/tests/data/tokenizer/sentences.txt");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '"') lines.push_back(nlohmann::json::parse(line).get<std::string>());
+  if (lines.empty()) {
+    state.SkipWithError("tests/data/tokenizer/sentences.txt not found");
+    return;
+  }
+  std::vector<std::string> texts;
+  while (texts.size() < 7500) texts.push_back(lines[texts.size() % lines.size()]);
+  std::vector<int32_t> ids;
+  int64_t tokens = 0;
+  for (auto _ : state)
+    for (const auto& t : texts) {
+      tok->encode_content(t, ids);
+      tokens += static_cast<int64_t>(ids.size());
+    }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(texts.size()));
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_Tokenize, MiniLM, std::string("all-MiniLM-L6-v2"))->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Tokenize, E5_small, std::string("multilingual-e5-small"))->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -15,7 +15,7 @@
 #include "host/embed/transformer_embedder.hpp"
 #include "io/h5.hpp"
 #include "io/store.hpp"
-#include "io/model_files.hpp"
+#include "model_test_util.hpp"
 
 namespace emb {
 namespace {
@@ -46,23 +46,11 @@ double cosine(const float* a, const float* b, int64_t d) {
   return ab / std::sqrt(aa * bb);
 }
 
-// A missing model skips the case, or fails it where EMBCLUST_REQUIRE_MODELS=1 (scripts/test.sh).
-#define EMBCLUST_REQUIRE_MODEL(name)                                                                        \
-  do {                                                                                                     \
-    if (!std::filesystem::exists(io::models_dir() + "/" + (name) + "/model.safetensors")) {               \
-      const std::string why = "model " + std::string(name) + " is not installed in " + io::models_dir() +  \
-                              "; run scripts/fetch_model.sh " + (name);                                   \
-      const char* req = std::getenv("EMBCLUST_REQUIRE_MODELS");                                           \
-      if (req && std::string(req) == "1") FAIL() << why;                                                   \
-      GTEST_SKIP() << why;                                                                                 \
-    }                                                                                                      \
-  } while (0)
-
 class GoldenEncoder : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenEncoder, MatchesSentenceTransformers) {
   const std::string name = GetParam();
-  EMBCLUST_REQUIRE_MODEL(name);
+  EMB_MODEL_FILE_OR_SKIP(weights, name, "model.safetensors");
   const auto sentences = golden_sentences();
   ASSERT_GE(sentences.size(), 50u);
   const io::EmbeddingSet want = io::read_float_matrix(kData + "golden.h5", "/" + name + "/vectors");

@@ -40,9 +40,9 @@ void AddedTokens::split(std::string_view text, std::vector<Segment>& out) const 
     size_t start = i, stop = i + match->content.size();
     i = stop;  // the search resumes after this match even when it is not taken
     if (match->single_word) {
-      const bool word_before = start > 0 && is_alphanumeric(code_point_before(text, start));
+      const bool word_before = start > 0 && is_word_char(code_point_before(text, start));
       size_t k = stop;
-      const bool word_after = stop < text.size() && is_alphanumeric(next_code_point(text, k));
+      const bool word_after = stop < text.size() && is_word_char(next_code_point(text, k));
       if (word_before || word_after) continue;
     }
     if (match->lstrip) {

@@ -106,6 +106,7 @@ class PrecompiledNormalizer final : public Normalizer {
  public:
   PrecompiledNormalizer(std::string_view base64, const std::string& path) : map_(base64, path) {}
   void normalize(std::string_view in, std::string& out) const override { map_.normalize(in, out); }
+  size_t origin_bytes(std::string_view in, size_t origin) const override { return map_.origin_bytes(in, origin); }
 
  private:
   PrecompiledCharsmap map_;
@@ -203,6 +204,15 @@ class SequenceNormalizer final : public Normalizer {
     }
     out.swap(tmp);
   }
+  size_t origin_bytes(std::string_view in, size_t origin) const override {
+    std::string cur(in), next;
+    for (const auto& step : steps_) {
+      origin = step->origin_bytes(cur, origin);
+      step->normalize(cur, next);
+      cur.swap(next);
+    }
+    return origin;
+  }
 
  private:
   std::vector<std::unique_ptr<Normalizer>> steps_;
@@ -246,6 +256,12 @@ std::unique_ptr<Normalizer> make_replace(const json& spec, const std::string& pa
 }
 
 }  // namespace
+
+size_t Normalizer::origin_bytes(std::string_view in, size_t origin) const {
+  std::string out;
+  normalize(in.substr(0, origin), out);
+  return out.size();
+}
 
 std::unique_ptr<Normalizer> make_normalizer(const json& spec, const std::string& path) {
   if (spec.is_null()) return nullptr;

@@ -2,7 +2,9 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <utility>
 
 #include "host/core/error.hpp"
@@ -123,15 +125,54 @@ bool PrecompiledCharsmap::lookup(std::string_view key, std::string_view& replace
   return false;
 }
 
-void PrecompiledCharsmap::normalize(std::string_view in, std::string& out) const {
+void PrecompiledCharsmap::normalize(std::string_view in, std::string& out) const { run(in, out, nullptr); }
+
+size_t PrecompiledCharsmap::origin_bytes(std::string_view in, size_t origin) const {
+  Alignment a;
+  std::string out;
+  run(in, out, &a);
+  return a.aligned_bytes(static_cast<size_t>(std::count_if(
+      in.begin(), in.begin() + static_cast<std::ptrdiff_t>(std::min(origin, in.size())),
+      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; })));
+}
+
+void PrecompiledCharsmap::Alignment::unit(size_t old_chars, std::string_view written) {
+  const size_t first = changes.size();
+  for (size_t b = 0; b < written.size(); b += utf8_length(static_cast<unsigned char>(written[b])))
+    changes.push_back({utf8_length(static_cast<unsigned char>(written[b])), 0});
+  const auto diff = static_cast<ptrdiff_t>(changes.size() - first) - static_cast<ptrdiff_t>(old_chars);
+  if (diff > 0) {  // the last `diff` characters written are insertions
+    for (size_t k = changes.size() - static_cast<size_t>(diff); k < changes.size(); ++k) changes[k].second = 1;
+  } else if (diff < 0 && !changes.empty()) {  // the last character written so far takes the removed ones
+    changes.back().second += diff;
+  }
+}
+
+size_t PrecompiledCharsmap::Alignment::aligned_bytes(size_t limit) const {
+  // Each character with change <= 0 takes the next input character and skips -change more;
+  // an insertion (change 1) shares the input character taken before it.
+  size_t offset = 0, bytes = 0;
+  for (const auto& [len, change] : changes) {
+    const size_t aligned = change > 0 ? (offset > 0 ? offset - 1 : 0) : offset;
+    if (aligned >= limit) break;
+    bytes += len;
+    offset = static_cast<size_t>(static_cast<ptrdiff_t>(offset) + 1 - change);
+  }
+  return bytes;
+}
+
+void PrecompiledCharsmap::run(std::string_view in, std::string& out, Alignment* align) const {
   out.clear();
   out.reserve(in.size() + in.size() / 8);
   std::string_view rep;
   utf8proc_int32_t state = 0;
+  const auto unit = [&](size_t before, size_t old_chars) {
+    if (align) align->unit(old_chars, std::string_view(out).substr(before));
+  };
   size_t i = 0;
   while (i < in.size()) {
     // One extended grapheme cluster [i, j).
-    size_t j = i;
+    size_t j = i, n_chars = 1;
     char32_t prev = next_code_point(in, j);
     while (j < in.size()) {
       size_t k = j;
@@ -146,19 +187,24 @@ void PrecompiledCharsmap::normalize(std::string_view in, std::string& out) const
       if (grapheme_break(prev, c, state)) break;
       prev = c;
       j = k;
+      ++n_chars;
     }
     const std::string_view grapheme = in.substr(i, j - i);
     if (grapheme.size() < 6 && lookup(grapheme, rep)) {
+      const size_t before = out.size();
       out += rep;
+      unit(before, n_chars);
     } else {
       for (size_t k = i; k < j;) {
         const size_t n = utf8_length(static_cast<unsigned char>(in[k]));
         const std::string_view ch = in.substr(k, n);
+        const size_t before = out.size();
         if (lookup(ch, rep)) {
           out += rep;
         } else {
           out += ch;
         }
+        unit(before, 1);
         k += n;
       }
     }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "host/core/error.hpp"
 #include "host/tokenize/unicode.hpp"
 
@@ -10,47 +12,51 @@ namespace {
 
 using nlohmann::json;
 
-void push(std::string_view word, bool at_start, std::string& arena, std::vector<Span>& out) {
-  if (word.empty()) return;
-  const size_t begin = arena.size();
-  arena.append(word);
-  out.push_back({begin, arena.size(), at_start});
+/// The bytes of [begin, end) that lie within the first `origin` bytes.
+size_t origin_part(size_t begin, size_t end, size_t origin) { return begin < origin ? std::min(origin, end) - begin : 0; }
+
+/// Appends text[begin, end) as a word.
+void push(std::string_view text, size_t begin, size_t end, size_t origin, std::string& arena, std::vector<Span>& out) {
+  if (begin >= end) return;
+  const size_t at = arena.size();
+  arena.append(text.substr(begin, end - begin));
+  out.push_back({at, arena.size(), origin_part(begin, end, origin)});
 }
 
 /// BertPreTokenizer: splits on whitespace (dropped) and isolates each punctuation character.
 class BertPreTokenizer final : public PreTokenizer {
  public:
-  void split(std::string_view text, bool at_start, std::string& arena, std::vector<Span>& out) const override {
+  void split(std::string_view text, size_t origin, std::string& arena, std::vector<Span>& out) const override {
     size_t word = 0;
     for (size_t i = 0; i < text.size();) {
       const size_t at = i;
       const char32_t c = next_code_point(text, i);
       if (is_whitespace(c)) {
-        push(text.substr(word, at - word), at_start && word == 0, arena, out);
+        push(text, word, at, origin, arena, out);
         word = i;
       } else if (is_bert_punctuation(c)) {
-        push(text.substr(word, at - word), at_start && word == 0, arena, out);
-        push(text.substr(at, i - at), at_start && at == 0, arena, out);
+        push(text, word, at, origin, arena, out);
+        push(text, at, i, origin, arena, out);
         word = i;
       }
     }
-    push(text.substr(word), at_start && word == 0, arena, out);
+    push(text, word, text.size(), origin, arena, out);
   }
 };
 
 /// WhitespaceSplit: splits on whitespace, which is dropped.
 class WhitespaceSplit final : public PreTokenizer {
  public:
-  void split(std::string_view text, bool at_start, std::string& arena, std::vector<Span>& out) const override {
+  void split(std::string_view text, size_t origin, std::string& arena, std::vector<Span>& out) const override {
     size_t word = 0;
     for (size_t i = 0; i < text.size();) {
       const size_t at = i;
       if (is_whitespace(next_code_point(text, i))) {
-        push(text.substr(word, at - word), at_start && word == 0, arena, out);
+        push(text, word, at, origin, arena, out);
         word = i;
       }
     }
-    push(text.substr(word), at_start && word == 0, arena, out);
+    push(text, word, text.size(), origin, arena, out);
   }
 };
 
@@ -62,31 +68,37 @@ class Metaspace final : public PreTokenizer {
   Metaspace(std::string replacement, Prepend prepend, bool split)
       : rep_(std::move(replacement)), prepend_(prepend), split_(split) {}
 
-  void split(std::string_view text, bool at_start, std::string& arena, std::vector<Span>& out) const override {
+  void split(std::string_view text, size_t origin, std::string& arena, std::vector<Span>& out) const override {
     if (text.empty()) return;
+    origin = std::min(origin, text.size());
     const size_t begin = arena.size();
-    const bool add = prepend_ == Prepend::Always || (prepend_ == Prepend::First && at_start);
+    const bool add = prepend_ == Prepend::Always || (prepend_ == Prepend::First && origin > 0);
     if (add && text[0] != ' ' && text.substr(0, rep_.size()) != rep_) arena += rep_;
-    for (char c : text) {
-      if (c == ' ') {
+    size_t origin_end = origin > 0 ? arena.size() : begin;  // the prepended mark counts as the first character's
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == ' ') {
         arena += rep_;
       } else {
-        arena += c;
+        arena += text[i];
       }
+      if (i + 1 == origin) origin_end = arena.size();
     }
+    const size_t o = origin_end - begin;
     if (!split_) {
-      out.push_back({begin, arena.size(), at_start});
+      out.push_back({begin, arena.size(), o});
       return;
     }
     // MergedWithNext: cut before each replacement character.
     const std::string_view all(arena);
     size_t word = begin;
     for (size_t pos = all.find(rep_, begin + 1); pos != std::string_view::npos; pos = all.find(rep_, pos + rep_.size())) {
-      if (pos > word) out.push_back({word, pos, at_start && word == begin});
+      if (pos > word) out.push_back({word, pos, origin_part(word - begin, pos - begin, o)});
       word = pos;
     }
-    if (all.size() > word) out.push_back({word, all.size(), at_start && word == begin});
+    if (all.size() > word) out.push_back({word, all.size(), origin_part(word - begin, all.size() - begin, o)});
   }
+
+  bool uses_origin() const override { return prepend_ == Prepend::First; }
 
  private:
   std::string rep_;
@@ -98,19 +110,27 @@ class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
 
-  void split(std::string_view text, bool at_start, std::string& arena, std::vector<Span>& out) const override {
+  void split(std::string_view text, size_t origin, std::string& arena, std::vector<Span>& out) const override {
     std::string cur_arena(text), next_arena;
-    std::vector<Span> cur{{0, text.size(), at_start}}, next;
+    std::vector<Span> cur{{0, text.size(), std::min(origin, text.size())}}, next;
     for (const auto& step : steps_) {
       next_arena.clear();
       next.clear();
       for (const Span& s : cur) {
-        step->split(std::string_view(cur_arena).substr(s.begin, s.end - s.begin), s.at_start, next_arena, next);
+        step->split(std::string_view(cur_arena).substr(s.begin, s.end - s.begin), s.origin, next_arena, next);
       }
       cur_arena.swap(next_arena);
       cur.swap(next);
     }
-    for (const Span& s : cur) push(std::string_view(cur_arena).substr(s.begin, s.end - s.begin), s.at_start, arena, out);
+    for (const Span& s : cur) {
+      const size_t at = arena.size();
+      arena.append(cur_arena, s.begin, s.end - s.begin);
+      out.push_back({at, arena.size(), s.origin});
+    }
+  }
+
+  bool uses_origin() const override {
+    return std::any_of(steps_.begin(), steps_.end(), [](const auto& s) { return s->uses_origin(); });
   }
 
  private:

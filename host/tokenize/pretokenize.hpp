@@ -11,19 +11,22 @@
 
 namespace emb::tok {
 
-/// @brief A word: bytes [begin, end) of an arena string; at_start says whether it
-///        begins at offset 0 of the original text (Metaspace's prepend_scheme "first").
+/// @brief A word: bytes [begin, end) of an arena string, whose first `origin` bytes come
+///        from the first character of the original text (Metaspace's prepend_scheme
+///        "first" prepends only to a word that starts there).
 struct Span {
-  size_t begin, end;
-  bool at_start;
+  size_t begin, end, origin;
 };
 
 /// @brief Splits normalized text into the words the model tokenizes one by one.
 class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
-  /// @brief Appends the words of `text` to `arena` (possibly rewritten) and their spans to `out`.
-  virtual void split(std::string_view text, bool at_start, std::string& arena, std::vector<Span>& out) const = 0;
+  /// @brief Appends the words of `text` to `arena` (possibly rewritten) and their spans to
+  ///        `out`; the first `origin` bytes of `text` come from the original's first character.
+  virtual void split(std::string_view text, size_t origin, std::string& arena, std::vector<Span>& out) const = 0;
+  /// @brief Whether split() looks at `origin` (else callers may pass 0).
+  virtual bool uses_origin() const { return false; }
 };
 
 /// @brief The pre-tokenizer a tokenizer.json "pre_tokenizer" object describes; nullptr for null.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "host/core/error.hpp"
 #include "host/tokenize/added_tokens.hpp"
@@ -61,6 +62,13 @@ class HfTokenizer final : public Tokenizer {
     thread_local std::vector<tok::Span> words;
     text = tok::valid_utf8(text, storage);
     raw_tokens.split(text, segments);
+    // Bytes of the first normalized segment that come from the text's first character,
+    // for Metaspace's prepend_scheme "first".
+    size_t first_origin = 0;
+    if (pre_tokenizer && pre_tokenizer->uses_origin() && segments[0].id < 0 && segments[0].end > 0) {
+      first_origin = tok::utf8_length(static_cast<unsigned char>(text[0]));
+      if (normalizer) first_origin = normalizer->origin_bytes(text.substr(0, segments[0].end), first_origin);
+    }
     for (const auto& seg : segments) {
       if (seg.id >= 0) {
         ids.push_back(seg.id);
@@ -79,14 +87,14 @@ class HfTokenizer final : public Tokenizer {
           continue;
         }
         const std::string_view sub = std::string_view(normalized).substr(piece.begin, piece.end - piece.begin);
-        const bool at_start = seg.begin == 0 && piece.begin == 0;
+        const size_t origin = seg.begin == 0 && piece.begin < first_origin ? first_origin - piece.begin : 0;
         arena.clear();
         words.clear();
         if (pre_tokenizer) {
-          pre_tokenizer->split(sub, at_start, arena, words);
+          pre_tokenizer->split(sub, origin, arena, words);
         } else if (!sub.empty()) {
           arena.assign(sub);
-          words.push_back({0, arena.size(), at_start});
+          words.push_back({0, arena.size(), origin});
         }
         for (const auto& w : words) model->tokenize(std::string_view(arena).substr(w.begin, w.end - w.begin), ids);
       }
@@ -138,23 +146,47 @@ void read_post_processor(const json& spec, const std::string& path, Tokenizer& t
   EMB_EXPECTS(seen_a, path, ": TemplateProcessing single template has no $A");
 }
 
-void read_added_tokens(const json& spec, const tok::Normalizer* normalizer, const std::string& path, HfTokenizer& t) {
+/// Added tokens get their ids as tokenizers assigns them on loading (the "id" fields are
+/// not read): special tokens first, then the others; a token in the model's vocab keeps
+/// that id, any other takes the next id past the vocab and the tokens added so far.
+void read_added_tokens(const json& spec, const std::string& path, HfTokenizer& t) {
   if (spec.is_null()) return;
   EMB_EXPECTS(spec.is_array(), path, ": \"added_tokens\" must be a list");
+  std::vector<const json*> order;
   for (const auto& entry : spec) {
+    if (entry.value("special", false)) order.push_back(&entry);
+  }
+  for (const auto& entry : spec) {
+    if (!entry.value("special", false)) order.push_back(&entry);
+  }
+  const int32_t model_size = t.model->vocab_size();
+  std::vector<std::pair<tok::AddedToken, bool>> tokens;  // token, normalized
+  std::unordered_map<std::string, size_t> index;         // content -> position in tokens
+  for (const json* entry : order) {
     tok::AddedToken token;
-    token.content = entry.at("content").get<std::string>();
-    token.id = entry.at("id").get<int32_t>();
-    token.single_word = entry.value("single_word", false);
-    token.lstrip = entry.value("lstrip", false);
-    token.rstrip = entry.value("rstrip", false);
-    EMB_EXPECTS(token.id >= 0, path, ": added token \"", token.content, "\" has a negative id");
-    t.max_added_id = std::max(t.max_added_id, token.id);
+    token.content = entry->at("content").get<std::string>();
+    if (token.content.empty()) continue;
+    token.single_word = entry->value("single_word", false);
+    token.lstrip = entry->value("lstrip", false);
+    token.rstrip = entry->value("rstrip", false);
     // Special tokens are never normalized; others by default are, and match the normalized text.
-    if (entry.value("normalized", !entry.value("special", false))) {
-      if (normalizer) {
+    const bool normalized = entry->value("normalized", !entry->value("special", false));
+    if (const auto it = index.find(token.content); it != index.end()) {  // a repeat: its options win
+      token.id = tokens[it->second].first.id;
+      tokens[it->second] = {std::move(token), normalized};
+      continue;
+    }
+    token.id = t.model->token_to_id(token.content);
+    if (token.id < 0) token.id = t.max_added_id < 0 ? model_size : std::max(t.max_added_id + 1, model_size);
+    t.max_added_id = std::max(t.max_added_id, token.id);
+    index[token.content] = tokens.size();
+    tokens.emplace_back(std::move(token), normalized);
+  }
+  for (auto& [token, normalized] : tokens) {
+    if (normalized) {
+      if (t.normalizer) {
         std::string n;
-        normalizer->normalize(token.content, n);
+        t.normalizer->normalize(token.content, n);
         token.content = std::move(n);
       }
       t.normalized_tokens.add(std::move(token));
@@ -179,7 +211,7 @@ std::unique_ptr<Tokenizer> build(const json& j, const std::string& path) {
   }
   t->normalizer = tok::make_normalizer(j.value("normalizer", json()), path);
   t->pre_tokenizer = tok::make_pre_tokenizer(j.value("pre_tokenizer", json()), path);
-  read_added_tokens(j.value("added_tokens", json()), t->normalizer.get(), path, *t);
+  read_added_tokens(j.value("added_tokens", json()), path, *t);
   read_post_processor(j.value("post_processor", json()), path, *t);
   t->unk_id = t->model->unk_id();
   const json padding = j.value("padding", json());

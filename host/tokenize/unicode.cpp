@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iterator>
 #include <memory>
+#include <utility>
 
 #include "host/core/error.hpp"
 #include "host/tokenize/unicode_tables.hpp"
@@ -101,8 +102,30 @@ bool is_bert_control(char32_t c) { return c < 0x10000 ? bmp().control[c] : in_ra
 bool is_bert_punctuation(char32_t c) { return c < 0x10000 ? bmp().punct[c] : in_ranges(tables::kBertPunct, c); }
 bool is_nonspacing_mark(char32_t c) { return c < 0x10000 ? bmp().mark[c] : in_ranges(tables::kNonspacingMark, c); }
 
+namespace {
+
+/// Marks from Unicode 11 on that tokenizers' (older) tables still give combining class 0.
+constexpr std::pair<char32_t, char32_t> kStartersInTokenizers[] = {
+    {0x7FD, 0x7FD},     {0x898, 0x89F},     {0x8CA, 0x8D3},     {0x9FE, 0x9FE},     {0xC3C, 0xC3C},
+    {0xD3B, 0xD3C},     {0xEBA, 0xEBA},     {0x1715, 0x1715},   {0x1ABF, 0x1ACE},   {0x1DF6, 0x1DFA},
+    {0xA82C, 0xA82C},   {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50},
+    {0x10F82, 0x10F85}, {0x11070, 0x11070}, {0x1133B, 0x1133B}, {0x1145E, 0x1145E}, {0x11839, 0x1183A},
+    {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34}, {0x11A47, 0x11A47},
+    {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45}, {0x11D97, 0x11D97}, {0x11F41, 0x11F42},
+    {0x16FF0, 0x16FF1}, {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF},
+    {0x1E4EC, 0x1E4EF},
+};
+
+}  // namespace
+
 uint8_t combining_class(char32_t c) {
-  return c < 0x300 ? 0 : static_cast<uint8_t>(utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class);
+  if (c < 0x300) return 0;
+  const auto ccc = static_cast<uint8_t>(utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class);
+  if (ccc == 0 || c < 0x7FD) return ccc;
+  for (const auto& [first, last] : kStartersInTokenizers) {
+    if (c >= first && c <= last) return 0;
+  }
+  return ccc;
 }
 
 bool is_cjk_ideograph(char32_t c) {
@@ -111,11 +134,18 @@ bool is_cjk_ideograph(char32_t c) {
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-bool is_alphanumeric(char32_t c) {
+bool is_word_char(char32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  if (c == 0x200C || c == 0x200D) return true;  // Join_Control
+  // Other_Alphabetic symbols: circled, parenthesized, squared and negative Latin letters.
+  if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+      (c >= 0x1F170 && c <= 0x1F189))
+    return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
       return true;
     default:
       return false;
@@ -162,25 +192,37 @@ void append_decomposition(std::vector<char32_t>& out, char32_t c) {
   for (utf8proc_ssize_t k = 0; k < n; ++k) out.push_back(static_cast<char32_t>(buf[k]));
 }
 
-void nfd(std::string_view s, std::string& out) {
-  out.clear();
-  std::vector<char32_t> cps;
-  cps.reserve(s.size());
-  for (size_t i = 0; i < s.size();) append_decomposition(cps, next_code_point(s, i));
-  const auto ccc = combining_class;
-  // Canonical ordering: stable sort of each run of non-starters by combining class.
-  for (size_t i = 0; i < cps.size();) {
-    if (ccc(cps[i]) == 0) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < cps.size() && ccc(cps[j]) != 0) ++j;
-    if (j - i > 1) std::stable_sort(cps.begin() + i, cps.begin() + j, [&](char32_t a, char32_t b) { return ccc(a) < ccc(b); });
-    i = j;
+namespace {
+
+/// Characters tokenizers' normalization tables (Unicode 12-era) leave alone while
+/// utf8proc decomposes them: compatibility decompositions from Unicode 12.1 on, and
+/// U+11938 (canonical, all forms). Found by probing every code point against tokenizers 0.23.3.
+constexpr std::pair<char32_t, char32_t> kNoCompatDecomposition[] = {
+    {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},   {0xAB69, 0xAB69},   {0x10781, 0x10785}, {0x10787, 0x107B0},
+    {0x107B2, 0x107BA}, {0x11938, 0x11938}, {0x1E030, 0x1E06D}, {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9},
+};
+
+bool kept_whole(char32_t c, bool compat) {
+  if (c < 0x32FF) return false;
+  if (!compat) return c == 0x11938;
+  for (const auto& [first, last] : kNoCompatDecomposition) {
+    if (c >= first && c <= last) return true;
   }
-  for (char32_t c : cps) append_utf8(out, c);
+  return false;
 }
+
+void map_form(std::string_view s, int options, std::string& out) {
+  if (s.empty()) return;
+  utf8proc_uint8_t* result = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                          static_cast<utf8proc_ssize_t>(s.size()), &result,
+                                          static_cast<utf8proc_option_t>(options));
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(result, &std::free);
+  if (n < 0) throw RuntimeError(detail::concat("utf8proc: ", utf8proc_errmsg(n)));
+  out.append(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+}
+
+}  // namespace
 
 void normalize_form(std::string_view s, NormalForm form, std::string& out) {
   int options = UTF8PROC_STABLE;
@@ -190,13 +232,18 @@ void normalize_form(std::string_view s, NormalForm form, std::string& out) {
     case NormalForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
     case NormalForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
   }
-  utf8proc_uint8_t* result = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                                          static_cast<utf8proc_ssize_t>(s.size()), &result,
-                                          static_cast<utf8proc_option_t>(options));
-  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owner(result, &std::free);
-  if (n < 0) throw RuntimeError(detail::concat("utf8proc: ", utf8proc_errmsg(n)));
-  out.assign(reinterpret_cast<const char*>(result), static_cast<size_t>(n));
+  const bool compat = form == NormalForm::NFKC || form == NormalForm::NFKD;
+  out.clear();
+  size_t run = 0;  // normalize the runs between characters kept whole
+  for (size_t i = 0; i < s.size();) {
+    const size_t at = i;
+    if (kept_whole(next_code_point(s, i), compat)) {
+      map_form(s.substr(run, at - run), options, out);
+      out.append(s.substr(at, i - at));
+      run = i;
+    }
+  }
+  map_form(s.substr(run), options, out);
 }
 
 }  // namespace emb::tok

@@ -60,17 +60,16 @@ bool is_bert_punctuation(char32_t c);
 bool is_cjk_ideograph(char32_t c);
 /// @brief General category Mn, as strip_accents sees it.
 bool is_nonspacing_mark(char32_t c);
-/// @brief Rust's char::is_alphanumeric (letters and numbers), for single_word added tokens.
-bool is_alphanumeric(char32_t c);
+/// @brief A regex \\w character (letters, marks, decimal digits, connector punctuation,
+///        join controls), which single_word added tokens must not touch.
+bool is_word_char(char32_t c);
 
 /// @brief Appends Rust's char::to_lowercase(c) (which may be more than one code point).
 void append_lowercase(std::string& out, char32_t c);
-/// @brief Canonical combining class (0 for starters).
+/// @brief Canonical combining class (0 for starters), as tokenizers' tables give it.
 uint8_t combining_class(char32_t c);
 /// @brief Appends the canonical decomposition of c (NFD before reordering).
 void append_decomposition(std::vector<char32_t>& out, char32_t c);
-/// @brief NFD of s: full canonical decomposition, then canonical ordering of marks.
-void nfd(std::string_view s, std::string& out);
 
 enum class NormalForm { NFC, NFD, NFKC, NFKD };
 /// @brief s in the given Unicode normal form (utf8proc).
