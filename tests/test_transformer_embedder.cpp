@@ -87,10 +87,11 @@ class TinyModel : public ::testing::Test {
 
   void make(const EncoderSpec& s, const std::string& skip_tensor = "", bool transpose_one = false) {
     write(dir_ / "config.json",
-          {{"architectures", {"BertModel"}}, {"model_type", "bert"}, {"vocab_size", s.vocab},
+          {{"architectures", {s.arch == "bert" ? "BertModel" : "XLMRobertaModel"}}, {"model_type", s.arch},
+           {"vocab_size", s.vocab},
            {"hidden_size", s.hidden}, {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
            {"intermediate_size", s.intermediate}, {"max_position_embeddings", s.max_positions},
-           {"type_vocab_size", s.type_vocab}, {"pad_token_id", 0}, {"layer_norm_eps", 1e-12},
+           {"type_vocab_size", s.type_vocab}, {"pad_token_id", s.pad_id}, {"layer_norm_eps", 1e-12},
            {"hidden_act", "gelu"}});
     write(dir_ / "tokenizer.json", tokenizer_json());
     write(dir_ / "modules.json",
@@ -198,6 +199,26 @@ TEST_F(TinyModel, LongSentencesAreCountedWhenTruncatedAndWholeWhenChunked) {
   // The truncated vector is exactly the head alone.
   const Matrix head = embed({"the cat sat on the mat , the dog sat"});
   for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(cut.row(0)[j], head.row(0)[j], 1e-6);
+}
+
+TEST_F(TinyModel, XlmRobertaFoldersStartPositionsAfterPadding) {
+  EncoderSpec x = tiny_spec();
+  x.arch = "xlm-roberta";
+  x.type_vocab = 1;  // as XLM-R checkpoints have it
+  x.pad_id = 1;
+  x.max_positions = 16;
+  make(x);
+  const EncoderModel m = load_encoder_model(dir_.string());
+  EXPECT_EQ(m.spec.position_offset(), 2);
+  EXPECT_EQ(m.max_seq_length, 12);
+  const Matrix a = embed({"the cat sat on the mat"});
+  // The same weights read as BERT (positions from 0) give another vector.
+  json c = json::parse(std::ifstream(dir_ / "config.json"));
+  c["architectures"] = {"BertModel"};
+  c["model_type"] = "bert";
+  write(dir_ / "config.json", c);
+  const Matrix b = embed({"the cat sat on the mat"});
+  EXPECT_NE(a.storage(), b.storage());
 }
 
 TEST(TokenWindows, CoverEveryTokenWithOverlap) {

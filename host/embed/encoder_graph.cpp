@@ -1,5 +1,6 @@
 #include "host/embed/encoder_graph.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -93,10 +94,11 @@ EncoderGraph::EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const Weigh
   EMB_EXPECTS(h > 0 && spec.heads > 0 && h % spec.heads == 0,
               "the hidden size ", h, " is not a multiple of the head count ", spec.heads);
   std::vector<float> buf;
+  // A matrix (rows x cols), or with rows == 0 a vector of cols (bias, LayerNorm).
   auto load = [&](const std::string& name, int64_t rows, int64_t cols) {
-    buf.resize(static_cast<size_t>(rows * cols));
-    weights.read(name, rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols}, buf.data());
-    return ops_.upload_weight(buf.data(), rows, cols);
+    buf.resize(static_cast<size_t>(std::max<int64_t>(rows, 1) * cols));
+    weights.read(name, rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols}, buf.data());
+    return ops_.upload_weight(buf.data(), std::max<int64_t>(rows, 1), cols);
   };
   // Q, K and V stacked into one (3h x h) weight, so one GEMM projects all three.
   auto load_qkv = [&](const std::string& prefix, bool bias) {
@@ -111,23 +113,23 @@ EncoderGraph::EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const Weigh
   word_ = load("embeddings.word_embeddings.weight", spec.vocab, h);
   position_ = load("embeddings.position_embeddings.weight", spec.max_positions, h);
   type_ = load("embeddings.token_type_embeddings.weight", spec.type_vocab, h);
-  ln_g_ = load("embeddings.LayerNorm.weight", 1, h);
-  ln_b_ = load("embeddings.LayerNorm.bias", 1, h);
+  ln_g_ = load("embeddings.LayerNorm.weight", 0, h);
+  ln_b_ = load("embeddings.LayerNorm.bias", 0, h);
   for (int64_t l = 0; l < spec.layers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
     Layer L;
     L.qkv_w = load_qkv(p + "attention.self.", false);
     L.qkv_b = load_qkv(p + "attention.self.", true);
     L.out_w = load(p + "attention.output.dense.weight", h, h);
-    L.out_b = load(p + "attention.output.dense.bias", 1, h);
-    L.ln1_g = load(p + "attention.output.LayerNorm.weight", 1, h);
-    L.ln1_b = load(p + "attention.output.LayerNorm.bias", 1, h);
+    L.out_b = load(p + "attention.output.dense.bias", 0, h);
+    L.ln1_g = load(p + "attention.output.LayerNorm.weight", 0, h);
+    L.ln1_b = load(p + "attention.output.LayerNorm.bias", 0, h);
     L.ff1_w = load(p + "intermediate.dense.weight", ff, h);
-    L.ff1_b = load(p + "intermediate.dense.bias", 1, ff);
+    L.ff1_b = load(p + "intermediate.dense.bias", 0, ff);
     L.ff2_w = load(p + "output.dense.weight", h, ff);
-    L.ff2_b = load(p + "output.dense.bias", 1, h);
-    L.ln2_g = load(p + "output.LayerNorm.weight", 1, h);
-    L.ln2_b = load(p + "output.LayerNorm.bias", 1, h);
+    L.ff2_b = load(p + "output.dense.bias", 0, h);
+    L.ln2_g = load(p + "output.LayerNorm.weight", 0, h);
+    L.ln2_b = load(p + "output.LayerNorm.bias", 0, h);
     layers_.push_back(std::move(L));
   }
   x_ = ops_.alloc(max_tokens, h);
