@@ -283,6 +283,16 @@ EmbeddingSet read_float_matrix(const std::string& file, const std::string& datas
   return {std::move(x.data), x.rows, x.cols, p, false};
 }
 
+std::vector<float> read_float_vector(const std::string& file, const std::string& dataset_path) {
+  std::error_code ec;
+  EMB_EXPECTS(fs::exists(file, ec), "cannot read ", file, ": no such file");
+  EMB_EXPECTS(h5::is_hdf5(file), file, " is not an HDF5 file");
+  h5::File f = h5::open_file(file);
+  const std::string p = absolute(dataset_path);
+  EMB_EXPECTS(p != "/" && h5::exists(f.get(), p) && h5::is_dataset(f.get(), p), file, " has no dataset ", p);
+  return h5::read_vector<float>(f.get(), p);
+}
+
 // ---- StoreWriter -----------------------------------------------------------
 
 struct StoreWriter::Impl {

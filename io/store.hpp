@@ -110,6 +110,11 @@ class StoreReader {
 ///         dataset is not a 2-D float array.
 EmbeddingSet read_float_matrix(const std::string& file, const std::string& dataset_path);
 
+/// @brief Reads a 1-D numeric dataset of any HDF5 file (e.g. sample weights) as float32.
+/// @throws emb::InputError naming the file and dataset when either is missing or the
+///         dataset is not a 1-D numeric array.
+std::vector<float> read_float_vector(const std::string& file, const std::string& dataset_path);
+
 /// @brief An atomic change to an embclust file.
 ///
 /// The constructor creates `<path>.tmp-<pid>-<n>` beside `path` and copies into it every

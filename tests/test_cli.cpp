@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 
 #include "io/store.hpp"
+#include "io/h5.hpp"
+#include "model_test_util.hpp"
 #ifdef EMBCLUST_HAVE_CUDA
 #include "cuda/cuda_backend.hpp"
 #endif
@@ -357,4 +360,94 @@ TEST_F(Cli, ParallelSeedingAndMiniBatchFromTheCommandLine) {
   EXPECT_EQ(c.n_clusters, 4);
   EXPECT_EQ(run("cluster " + h5 + " --k 4 --batch-size -3").code, 2);
   EXPECT_EQ(run("cluster " + h5 + " --k 4 --init kmeans-parallel").code, 2);
+}
+
+TEST_F(Cli, ModelsListsExportsAndBadModelsFailBeforeAnyWork) {
+  // random:minilm-l6 borrows the installed MiniLM tokenizer.
+  EMB_MODEL_FILE_OR_SKIP(tokenizer, "all-MiniLM-L6-v2", "tokenizer.json");
+  const fs::path models = path("models");
+  Result r = run("models --export random:minilm-l6 --to " + (models / "tiny").string() + " --seed 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(models / "tiny" / "model.safetensors"));
+  r = run("models --export random:minilm-l6 --to " + (models / "tiny").string());
+  EXPECT_EQ(r.code, 2);  // never overwrites
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+
+  r = run("models", "EMBCLUST_MODELS=" + models.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BertModel"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("384"), std::string::npos) << r.out;
+
+  // By name from the models folder: the file records the model and the run.
+  const auto h5 = path("e.h5").string();
+  r = run("run " + sample() + " -o " + h5 + " --k 3 --n-init 1 --model tiny --max-seq-length 64",
+          "EMBCLUST_MODELS=" + models.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto e = emb::io::StoreReader(h5).embeddings();
+  EXPECT_EQ(e.model, "tiny");
+  EXPECT_EQ(e.dim, 384);
+  EXPECT_EQ(e.max_seq_length, 64);
+  EXPECT_GT(e.tokens, e.n * 2);
+
+  // A damaged weights file: one sentence naming it, exit 1, before reading the corpus.
+  const auto st = models / "tiny" / "model.safetensors";
+  fs::resize_file(st, fs::file_size(st) / 2);
+  r = run("run " + sample() + " -o " + path("bad.h5").string() + " --model " + (models / "tiny").string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("segmented"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("bad.h5")));
+
+  // A name that is not installed says how to install it.
+  r = run("run " + sample() + " -o " + path("bad.h5").string() + " --model no-such-model",
+          "EMBCLUST_MODELS=" + models.string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("fetch_model.sh no-such-model"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, SampleWeightsFromADataset) {
+  const auto h5 = path("w.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + h5 + " --k 4 --dim 64 --n-init 2").code, 0);
+  const int64_t n = emb::io::StoreReader(h5).embeddings().n;
+  auto write_weights = [&](const std::string& file, std::vector<float> w) {
+    emb::io::h5::File f = emb::io::h5::create_file(file);
+    emb::io::h5::write_vector(f.get(), "/w", std::span<const float>(w));
+  };
+  // Doubling every weight changes the partition in nothing and doubles the inertia.
+  write_weights(path("one.h5").string(), std::vector<float>(static_cast<size_t>(n), 1.0f));
+  write_weights(path("two.h5").string(), std::vector<float>(static_cast<size_t>(n), 2.0f));
+  Result r = run("cluster " + h5 + " --k 4 --n-init 2 --name ones --weights " + path("one.h5").string() + ":/w");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("cluster " + h5 + " --k 4 --n-init 2 --name twos --weights " + path("two.h5").string() + ":/w");
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    emb::io::StoreReader s(h5);
+    const auto ones = s.clustering("ones"), twos = s.clustering("twos");
+    EXPECT_EQ(ones.labels, twos.labels);
+    EXPECT_NEAR(twos.inertia, 2.0 * ones.inertia, 1e-6 * ones.inertia);
+    EXPECT_EQ(twos.params["weights"], path("two.h5").string() + ":/w");
+  }
+  // Weight on the first 20 points only: the centres sit among them.
+  std::vector<float> few(static_cast<size_t>(n), 0.0f);
+  for (int i = 0; i < 20; ++i) few[static_cast<size_t>(i)] = 1.0f;
+  write_weights(path("few.h5").string(), few);
+  r = run("cluster " + h5 + " --k 4 --n-init 1 --name few --weights " + path("few.h5").string() + ":/w");
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    const auto c = emb::io::StoreReader(h5).clustering("few");
+    std::vector<int> used(4, 0);
+    for (int i = 0; i < 20; ++i) used[static_cast<size_t>(c.labels[static_cast<size_t>(i)])] = 1;
+    EXPECT_EQ(std::count(used.begin(), used.end(), 1), 4);  // every centre serves weighted points
+  }
+  // Wrong length and zero sum are clear errors that leave the file alone.
+  const std::string before = slurp(h5);
+  write_weights(path("short.h5").string(), std::vector<float>(5, 1.0f));
+  r = run("cluster " + h5 + " --k 4 --name bad --weights " + path("short.h5").string() + ":/w");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("has 5 values"), std::string::npos) << r.err;
+  write_weights(path("zero.h5").string(), std::vector<float>(static_cast<size_t>(n), 0.0f));
+  r = run("cluster " + h5 + " --k 4 --name bad --weights " + path("zero.h5").string() + ":/w");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(slurp(h5), before);
 }

@@ -220,6 +220,9 @@ void add_options(CLI::App& app, Settings& s) {
   app.add_option("--batch-size", s.cluster.batch_size,
                  "Mini-batch k-means with batches of this many points (0 = full Lloyd iterations)")
       ->check(CLI::NonNegativeNumber)->group(cl)->capture_default_str();
+  app.add_option("--weights", s.cluster.weights,
+                 "k-means sample weights: a 1-D dataset FILE.h5:/path with one value per point (default all 1)")
+      ->group(cl);
   app.add_option("--input", s.cluster.input,
                  "For cluster: cluster FILE.h5:/dataset (2-D float32/float16, in any HDF5 file, one row per "
                  "segment) instead of /embeddings")

@@ -121,8 +121,17 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
                 " points to cluster");
   }
   const ConstMatrixView x{embeddings.vectors.data(), embeddings.n, embeddings.dim};
+  std::vector<float> weights;
+  if (!opts.weights.empty()) {
+    const std::optional<DatasetRef> ref = parse_dataset_ref(opts.weights);
+    EMB_USAGE(ref, "--weights must name a dataset as FILE.h5:/path, got '", opts.weights, "'");
+    weights = io::read_float_vector(ref->file, ref->path);
+    EMB_EXPECTS(static_cast<int64_t>(weights.size()) == embeddings.n, "--weights ", opts.weights, " has ",
+                weights.size(), " values but there are ", embeddings.n, " points to cluster");
+  }
 
   KMeansOptions ko;
+  ko.weights = weights.empty() ? nullptr : weights.data();
   ko.k = opts.k;
   ko.max_iter = opts.max_iter;
   ko.tol = opts.tol;
@@ -181,6 +190,7 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
               {"batch_size", opts.batch_size},
               {"metric", opts.metric},
               {"input", opts.input.empty() ? std::string("/embeddings/vectors") : opts.input},
+              {"weights", opts.weights},
               {"iterations", km.iterations},
               {"best_init", km.best_init},
               {"reseeded_empty", km.reseeded_empty},

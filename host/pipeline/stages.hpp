@@ -56,6 +56,7 @@ struct ClusterStageOptions {
   std::string input;               ///< FILE.h5:/dataset the points came from, for the record; empty: /embeddings
   bool progress = true;
   int64_t batch_size = 0;  ///< mini-batch k-means with batches of this many rows; 0: full Lloyd
+  std::string weights;     ///< FILE.h5:/dataset of one sample weight per row; empty: all 1
 };
 
 /// @brief Clusters the embeddings. An --init dataset is read here (one run from
