@@ -272,24 +272,27 @@ EmbeddingSet StoreReader::matrix(const std::string& dataset_path) const {
   return {std::move(x.data), x.rows, x.cols, p, false};
 }
 
-EmbeddingSet read_float_matrix(const std::string& file, const std::string& dataset_path) {
+namespace {
+// Any HDF5 file that holds dataset_path; returns the open file and the absolute path.
+std::pair<h5::File, std::string> open_foreign_dataset(const std::string& file, const std::string& dataset_path) {
   std::error_code ec;
   EMB_EXPECTS(fs::exists(file, ec), "cannot read ", file, ": no such file");
   EMB_EXPECTS(h5::is_hdf5(file), file, " is not an HDF5 file");
   h5::File f = h5::open_file(file);
-  const std::string p = absolute(dataset_path);
+  std::string p = absolute(dataset_path);
   EMB_EXPECTS(p != "/" && h5::exists(f.get(), p) && h5::is_dataset(f.get(), p), file, " has no dataset ", p);
+  return {std::move(f), std::move(p)};
+}
+}  // namespace
+
+EmbeddingSet read_float_matrix(const std::string& file, const std::string& dataset_path) {
+  auto [f, p] = open_foreign_dataset(file, dataset_path);
   h5::FloatMatrix x = h5::read_matrix(f.get(), p);
   return {std::move(x.data), x.rows, x.cols, p, false};
 }
 
 std::vector<float> read_float_vector(const std::string& file, const std::string& dataset_path) {
-  std::error_code ec;
-  EMB_EXPECTS(fs::exists(file, ec), "cannot read ", file, ": no such file");
-  EMB_EXPECTS(h5::is_hdf5(file), file, " is not an HDF5 file");
-  h5::File f = h5::open_file(file);
-  const std::string p = absolute(dataset_path);
-  EMB_EXPECTS(p != "/" && h5::exists(f.get(), p) && h5::is_dataset(f.get(), p), file, " has no dataset ", p);
+  auto [f, p] = open_foreign_dataset(file, dataset_path);
   return h5::read_vector<float>(f.get(), p);
 }
 
