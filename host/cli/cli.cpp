@@ -189,7 +189,9 @@ void add_options(CLI::App& app, Settings& s) {
   app.add_option("--max-seq-length", s.embed.max_seq_length,
                  "Tokens per sentence, special tokens included (default: the model's)")
       ->group(em);
-  app.add_option("--batch-tokens", s.embed.batch_tokens, "Tokens per encoder batch (default 8192)")->group(em);
+  app.add_option("--batch-tokens", s.embed.batch_tokens,
+                 "Tokens per encoder batch (default 8192 on the CPU, 65536 on a GPU)")
+      ->group(em);
 
   const char* cl = "Clustering";
   app.add_option("--method", s.cluster.method, "Clustering method")->group(cl)->capture_default_str();

@@ -18,8 +18,9 @@ namespace {
 
 // Tokens per batch when the user does not say: large enough that the GEMMs run near
 // their peak, small enough that the activations (about 12 floats per token per
-// hidden unit) stay in the hundreds of megabytes.
+// hidden unit) stay in the hundreds of megabytes. A GPU needs more rows to fill it.
 constexpr int64_t kDefaultBatchTokens = 8192;
+constexpr int64_t kDefaultGpuBatchTokens = 65536;
 
 struct RandomArch {
   const char* name;
@@ -257,7 +258,8 @@ Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend
   std::stable_sort(seqs.begin(), seqs.end(),
                    [](const Seq& a, const Seq& b) { return a.end - a.begin > b.end - b.begin; });
 
-  const int64_t budget = std::max(opts_.batch_tokens > 0 ? opts_.batch_tokens : kDefaultBatchTokens, max_len_);
+  const int64_t fallback = ops->is_gpu() ? kDefaultGpuBatchTokens : kDefaultBatchTokens;
+  const int64_t budget = std::max(opts_.batch_tokens > 0 ? opts_.batch_tokens : fallback, max_len_);
   EncoderGraph graph(*ops, model_.spec, *model_.weights, budget);
 
   const auto t0 = std::chrono::steady_clock::now();
