@@ -13,6 +13,7 @@
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
 #include "cuda/distance_tile.cuh"
+#include "cuda/encoder_ops.cuh"
 #include "cuda/nearest_centroids.cuh"
 #include "cuda/normalize_rows.cuh"
 #include "cuda/pinned_buffer.cuh"
@@ -40,6 +41,10 @@ class CudaBackend final : public Backend {
   std::string name() const override { return name_; }
   bool is_gpu() const override { return true; }
   bool supports(Op) const override { return true; }
+  std::unique_ptr<EncoderOps> make_encoder_ops() override {
+    if (!options_.encoder) return nullptr;
+    return make_cuda_encoder_ops(device_, options_.encoder_fp16 ? GemmPrecision::F16 : GemmPrecision::F32);
+  }
 
   void hold(ConstMatrixView x) override {
     EMB_CUDA_TRY(cudaSetDevice(device_));

@@ -23,6 +23,11 @@ struct CudaOptions {
   /// Most floats hold() keeps on the device (-1: as many as fit). Points that are
   /// not held stream from host memory in blocks, so data larger than the GPU works.
   int64_t max_held_floats = -1;
+  /// The transformer encoder on the GPU (make_encoder_ops); off, the encoder runs on
+  /// the CPU's ops. Off by default until the CUDA encoder is checked on a device.
+  bool encoder = false;
+  /// The encoder's GEMMs with float16 operands (float32 accumulation) instead of float32.
+  bool encoder_fp16 = false;
 };
 
 /// @brief Creates the CUDA backend on `device`. Ops it does not support are

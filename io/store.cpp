@@ -264,12 +264,25 @@ Clustering StoreReader::clustering(const std::string& name) const {
   return c;
 }
 
+namespace {
+// A float dataset read as an embedding set; `model` records where it came from.
+EmbeddingSet matrix_set(h5::FloatMatrix&& x, const std::string& model) {
+  EmbeddingSet e;
+  e.vectors = std::move(x.data);
+  e.n = x.rows;
+  e.dim = x.cols;
+  e.model = model;
+  return e;
+}
+
+}  // namespace
+
 EmbeddingSet StoreReader::matrix(const std::string& dataset_path) const {
   const Impl& m = *impl_;
   const std::string p = absolute(dataset_path);
   EMB_EXPECTS(p != "/" && h5::exists(m.f(), p) && h5::is_dataset(m.f(), p), m.path, " has no dataset ", p);
   h5::FloatMatrix x = h5::read_matrix(m.f(), p);
-  return {std::move(x.data), x.rows, x.cols, p, false};
+  return matrix_set(std::move(x), p);
 }
 
 namespace {
@@ -288,7 +301,7 @@ std::pair<h5::File, std::string> open_foreign_dataset(const std::string& file, c
 EmbeddingSet read_float_matrix(const std::string& file, const std::string& dataset_path) {
   auto [f, p] = open_foreign_dataset(file, dataset_path);
   h5::FloatMatrix x = h5::read_matrix(f.get(), p);
-  return {std::move(x.data), x.rows, x.cols, p, false};
+  return matrix_set(std::move(x), p);
 }
 
 std::vector<float> read_float_vector(const std::string& file, const std::string& dataset_path) {

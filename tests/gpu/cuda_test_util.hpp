@@ -28,6 +28,7 @@ inline std::unique_ptr<Backend> cuda_backend_or_reason(std::string* reason, cons
   cuda::CudaOptions options;
   if (limits.block_floats > 0) options.block_floats = limits.block_floats;
   options.max_held_floats = limits.max_held_floats;
+  options.encoder = true;  // the tests check the CUDA encoder ops, which runs keep off by default
   return cuda::make_cuda_backend(0, options);
 #else
   (void)limits;
