@@ -1,66 +1,29 @@
-#include <algorithm>
-
 #include "cuda/check.cuh"
 #include "cuda/embed_layernorm.cuh"
+#include "cuda/layernorm_row.cuh"
 
 namespace emb::cuda {
 namespace {
 
-constexpr int kWarp = 32;
-constexpr int kPerThread = 8;  // a row lives in registers: 128 threads cover h = 1024, 1024 threads h = 8192
-constexpr int kMinThreads = 128;
+using namespace detail;
 
-// Sum over the block in double; the trailing sync lets the caller reuse `scratch` at once.
-__device__ double block_sum(double v, double* scratch) {
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  for (int off = kWarp / 2; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / kWarp) ? scratch[lane] : 0.0;
-    for (int off = kWarp / 2; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-    if (lane == 0) scratch[0] = v;
-  }
-  __syncthreads();
-  const double total = scratch[0];
-  __syncthreads();
-  return total;
-}
-
-// One block per token. Statistics as the CPU reference: double sums, float mean, two passes.
+// One block per token: gather word + position + token-type rows, then LayerNorm.
 __global__ void __launch_bounds__(1024)
     embed_layernorm_kernel(const int32_t* __restrict__ ids, const int32_t* __restrict__ positions,
                            const float* __restrict__ word, const float* __restrict__ position,
                            const float* __restrict__ type, const float* __restrict__ gamma,
                            const float* __restrict__ beta, int64_t h, float eps, float* __restrict__ out) {
-  __shared__ double scratch[kWarp];
+  __shared__ double scratch[kLnWarp];
   const int64_t t = blockIdx.x;
   const float* w = word + static_cast<int64_t>(ids[t]) * h;
   const float* p = position + static_cast<int64_t>(positions[t]) * h;
-  float v[kPerThread];
-  double sum = 0.0;
+  float v[kLnPerThread];
 #pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int j = threadIdx.x + i * blockDim.x;  // h <= 8192: int indices save registers
+  for (int i = 0; i < kLnPerThread; ++i) {
+    const int j = threadIdx.x + i * blockDim.x;
     v[i] = j < h ? w[j] + p[j] + type[j] : 0.0f;
-    sum += v[i];
   }
-  const auto m = static_cast<float>(block_sum(sum, scratch) / static_cast<double>(h));
-  double ss = 0.0;
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int j = threadIdx.x + i * blockDim.x;
-    const float d = v[i] - m;
-    if (j < h) ss += static_cast<double>(d) * d;
-  }
-  const double var = block_sum(ss, scratch) / static_cast<double>(h);
-  const auto inv = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
-  float* o = out + t * h;
-#pragma unroll
-  for (int i = 0; i < kPerThread; ++i) {
-    const int j = threadIdx.x + i * blockDim.x;
-    if (j < h) o[j] = (v[i] - m) * inv * gamma[j] + beta[j];
-  }
+  ln_write_row(v, h, gamma, beta, eps, out + t * h, scratch);
 }
 
 }  // namespace
@@ -69,9 +32,7 @@ void embed_layernorm_async(const int32_t* d_ids, const int32_t* d_positions, int
                            const float* d_position, const float* d_type, const float* d_gamma, const float* d_beta,
                            int64_t h, float eps, float* d_out, cudaStream_t stream) {
   if (tokens == 0 || h == 0) return;
-  EMB_EXPECTS(h <= int64_t{kPerThread} * 1024, "embed_layernorm: width ", h, " exceeds ", kPerThread * 1024);
-  const int64_t need = (h + kPerThread - 1) / kPerThread;
-  const int threads = static_cast<int>(std::max<int64_t>(kMinThreads, (need + kWarp - 1) / kWarp * kWarp));
+  const int threads = ln_threads(h, "embed_layernorm");
   // One block per token: grid x holds up to 2^31-1 tokens.
   embed_layernorm_kernel<<<static_cast<unsigned>(tokens), threads, 0, stream>>>(d_ids, d_positions, d_word, d_position,
                                                                                 d_type, d_gamma, d_beta, h, eps, d_out);

@@ -7,24 +7,14 @@
 #include <vector>
 
 #include "host/backend/encoder_ops.hpp"
+#include "encoder_test_util.hpp"
 #include "host/embed/encoder_graph.hpp"
 
 namespace emb {
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<float> to_host(EncoderOps& ops, const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.rows * t.cols));
-  ops.download(t, v.data());
-  return v;
-}
+using test::randn;
+using test::to_host;
 
 void expect_close(const std::vector<float>& got, const std::vector<double>& want, double tol) {
   ASSERT_EQ(got.size(), want.size());

@@ -16,6 +16,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/backend/encoder_ops.hpp"
+#include "../encoder_test_util.hpp"
 #include "host/embed/encoder_graph.hpp"
 
 #include "tests/gpu/cuda_test_util.hpp"
@@ -31,24 +32,13 @@
 namespace emb {
 namespace {
 
+using test::randn;
+using test::to_host;
+
 // fp32 GEMMs of up to 1536 terms; the limit leaves room for a different summation
 // order (and would pass TF32), not for fp16.
 constexpr double kLinearLimit = 1e-6;
 constexpr double kLimit = 1e-9;  // element-wise ops, LayerNorm, attention, pooling
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f, float mean = 0.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(mean, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-std::vector<float> to_host(EncoderOps& ops, const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.rows * t.cols));
-  ops.download(t, v.data());
-  return v;
-}
 
 /// An input: rows x cols from host, then only the first `used` rows in use (the
 /// rest must be ignored by the op). The round trip must be exact: these tests
