@@ -33,7 +33,7 @@ struct EmbedStats {
   std::string prompt;
   std::string long_text;
   std::string device;          ///< which ops ran the encoder
-  double seconds = 0.0;        ///< encoding time, weight upload excluded; 0 = not measured
+  double seconds = 0.0;        ///< tokenizing and encoding time, weight upload excluded; 0 = not measured
 };
 
 class Embedder {
