@@ -15,23 +15,16 @@
 
 #include "host/backend/backend.hpp"
 #include "host/embed/encoder_graph.hpp"
+#include "host/embed/transformer_embedder.hpp"
 #include "host/tokenize/tokenizer.hpp"
 #include "io/model_files.hpp"
 
 namespace {
 
+// The random:ARCH shapes with their real models' vocabularies (no tokenizer needed).
 emb::EncoderSpec shape(const std::string& name) {
-  emb::EncoderSpec s;
-  s.arch = name == "e5-small" ? "xlm-roberta" : "bert";
-  s.vocab = name == "e5-small" ? 250037 : 30522;
-  s.hidden = 384;
-  s.layers = name == "minilm-l6" ? 6 : 12;
-  s.heads = 12;
-  s.intermediate = 1536;
-  s.max_positions = name == "e5-small" ? 514 : 512;
-  s.type_vocab = 2;
-  s.pad_id = name == "e5-small" ? 1 : 0;
-  return s;
+  const bool e5 = name == "e5-small";
+  return emb::random_arch_spec(name, e5 ? 250037 : 30522, e5 ? 1 : 0);
 }
 
 // `sequences` sequences of `len` tokens (the corpus averages about 46), packed.

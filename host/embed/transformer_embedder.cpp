@@ -92,37 +92,46 @@ std::string borrowed_tokenizer_json(const RandomArch& a) {
   return folder + "/tokenizer.json";
 }
 
-EncoderModel random_model(const std::string& arch, uint64_t seed) {
-  const RandomArch* a = nullptr;
+const RandomArch& find_random_arch(const std::string& arch) {
   for (const auto& r : kRandomArchs)
-    if (arch == r.name) a = &r;
-  if (!a) {
-    std::string names;
-    for (const auto& r : kRandomArchs) names += std::string(names.empty() ? "" : ", ") + r.name;
-    throw UsageError("unknown architecture in --model random:" + arch + "; known: " + names);
-  }
+    if (arch == r.name) return r;
+  std::string names;
+  for (const auto& r : kRandomArchs) names += std::string(names.empty() ? "" : ", ") + r.name;
+  throw UsageError("unknown architecture in --model random:" + arch + "; known: " + names);
+}
+
+EncoderModel random_model(const std::string& arch, uint64_t seed) {
+  const RandomArch& a = find_random_arch(arch);
   EncoderModel m;
   m.name = "random:" + arch;
-  m.tokenizer_json = borrowed_tokenizer_json(*a);
+  m.tokenizer_json = borrowed_tokenizer_json(a);
   m.tokenizer = load_tokenizer(m.tokenizer_json);
-  m.spec.arch = a->arch;
-  m.spec.vocab = m.tokenizer->vocab_size();
-  m.spec.hidden = a->hidden;
-  m.spec.layers = a->layers;
-  m.spec.heads = a->heads;
-  m.spec.intermediate = a->intermediate;
-  m.spec.max_positions = a->max_positions;
-  m.spec.type_vocab = std::string(a->arch) == "bert" ? 2 : 1;
-  m.spec.pad_id = m.tokenizer->pad_id;
-  m.spec.eps = std::string(a->arch) == "bert" ? 1e-12f : 1e-5f;
+  m.spec = random_arch_spec(arch, m.tokenizer->vocab_size(), m.tokenizer->pad_id);
   m.pooling = Pooling::Mean;
   m.normalize = true;
-  m.max_seq_length = a->max_seq_length;
+  m.max_seq_length = a.max_seq_length;
   m.weights = random_weights(seed);
   return m;
 }
 
 }  // namespace
+
+EncoderSpec random_arch_spec(const std::string& arch, int64_t vocab, int64_t pad_id) {
+  const RandomArch& a = find_random_arch(arch);
+  const bool bert = std::string(a.arch) == "bert";
+  EncoderSpec s;
+  s.arch = a.arch;
+  s.vocab = vocab;
+  s.hidden = a.hidden;
+  s.layers = a.layers;
+  s.heads = a.heads;
+  s.intermediate = a.intermediate;
+  s.max_positions = a.max_positions;
+  s.type_vocab = bert ? 2 : 1;
+  s.pad_id = pad_id;
+  s.eps = bert ? 1e-12f : 1e-5f;
+  return s;
+}
 
 std::vector<std::string> random_architectures() {
   std::vector<std::string> out;

@@ -40,6 +40,10 @@ EncoderModel load_encoder_model(const std::string& name_or_path, uint64_t seed =
 /// @throws emb::UsageError when dir exists; emb::RuntimeError when it cannot be written.
 void export_encoder_model(const EncoderModel& model, const std::string& dir);
 
+/// @brief The shape random:<arch> builds, with the given vocabulary and pad id.
+/// @throws emb::UsageError for an unknown architecture.
+EncoderSpec random_arch_spec(const std::string& arch, int64_t vocab, int64_t pad_id);
+
 /// @brief Names of the architectures random:<arch> builds, e.g. "minilm-l6".
 std::vector<std::string> random_architectures();
 
