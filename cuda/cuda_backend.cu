@@ -5,8 +5,11 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "cuda/accumulate_centroids.cuh"
 #include "cuda/check.cuh"
@@ -14,7 +17,9 @@
 #include "cuda/device_buffer.cuh"
 #include "cuda/distance_tile.cuh"
 #include "cuda/encoder_ops.cuh"
+#include "cuda/k_nearest.cuh"
 #include "cuda/nearest_centroids.cuh"
+#include "cuda/nearest_other_component.cuh"
 #include "cuda/normalize_rows.cuh"
 #include "cuda/pinned_buffer.cuh"
 #include "cuda/squared_distances.cuh"
@@ -40,7 +45,24 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return name_; }
   bool is_gpu() const override { return true; }
-  bool supports(Op) const override { return true; }
+  bool supports(Op op) const override {
+    switch (op) {
+      case Op::Covariance:
+      case Op::SymmetricEigen:
+      case Op::Project:
+        return false;  // not yet on the GPU: the DispatchBackend routes them to the CPU
+      default:
+        return true;
+    }
+  }
+  void covariance(ConstMatrixView, double*, BasicMatrixView<double>) override { not_supported("covariance"); }
+  void symmetric_eigen(BasicMatrixView<const double>, double*, BasicMatrixView<double>) override {
+    not_supported("symmetric_eigen");
+  }
+  void project(ConstMatrixView, const float*, ConstMatrixView, MatrixView) override { not_supported("project"); }
+  [[noreturn]] static void not_supported(const char* op) {
+    throw RuntimeError(std::string("the CUDA backend has no ") + op + " op yet");
+  }
   std::unique_ptr<EncoderOps> make_encoder_ops() override {
     if (!options_.encoder) return nullptr;
     return make_cuda_encoder_ops(device_, options_.encoder_fp16 ? GemmPrecision::F16 : GemmPrecision::F32);
@@ -139,7 +161,124 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // Blocks of query rows against tiles of x (each resident or uploaded), one GEMM
+  // per tile, each row's k best kept on the device across tiles.
+  void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
+    if (q.rows == 0) return;
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    const int64_t per_row = 2 * static_cast<int64_t>(k) + k_nearest_scratch_floats(k);  // lists + scratch
+    const auto [block, tile] = neighbour_tiling(q.rows, x.rows, q.cols, per_row);
+    list_dist_.resize(static_cast<size_t>(block * k));
+    list_idx_.resize(static_cast<size_t>(block * k));
+    list_scratch_.resize(static_cast<size_t>(block * k_nearest_scratch_floats(k)));
+    pinned_dist_.resize(static_cast<size_t>(block * k));
+    pinned_labels_.resize(static_cast<size_t>(block * k));
+    for (int64_t b0 = 0; b0 < q.rows; b0 += block) {
+      const int64_t nb = std::min(block, q.rows - b0);
+      const double* dqn = nullptr;
+      const float* dq = device_rows(q.block(b0, nb), q_block_, q_norm_, &dqn);
+      k_nearest_init_async(list_dist_.data(), list_idx_.data(), nb, k, stream_);
+      for (int64_t t0 = 0; t0 < x.rows; t0 += tile) {
+        const int64_t nt = std::min(tile, x.rows - t0);
+        const double* dxn = nullptr;
+        const float* dx = device_rows(x.block(t0, nt), x_block_, x_norm_, &dxn);
+        float* t = tile_for(nb, nt);
+        minus2_xct_async(blas_, dq, nb, dx, nt, x.cols, t);
+        k_nearest_merge_tile_async(t, nb, nt, static_cast<int32_t>(t0), dqn, dxn, k, list_dist_.data(),
+                                   list_idx_.data(), list_scratch_.data(), stream_);
+      }
+      const int64_t count = nb * k;
+      download(list_dist_.data(), pinned_dist_.data(), count);
+      EMB_CUDA_TRY(cudaMemcpyAsync(pinned_labels_.data(), list_idx_.data(), sizeof(int32_t) * count,
+                                   cudaMemcpyDeviceToHost, stream_));
+      EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+      // Slots no finite distance filled hold (+inf, INT32_MAX): reported as -1.
+      for (int64_t i = 0; i < count; ++i) {
+        const int32_t j = pinned_labels_.data()[i];
+        idx[b0 * k + i] = j == INT32_MAX ? -1 : j;
+      }
+      std::copy_n(pinned_dist_.data(), count, dist2 + b0 * k);
+    }
+  }
+
+  // The rows gathered on the device (from the held copy) or on the host, then
+  // blocks of them against tiles of x, the best per row kept on the device.
+  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                               const int32_t* component, int32_t* nearest, float* weight2) override {
+    if (n_rows == 0) return;
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    const int64_t d = x.cols;
+    core2_.resize(static_cast<size_t>(x.rows));
+    component_.resize(static_cast<size_t>(x.rows));
+    rows_.resize(static_cast<size_t>(n_rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(core2_.data(), core2, sizeof(float) * x.rows, cudaMemcpyHostToDevice, stream_));
+    EMB_CUDA_TRY(cudaMemcpyAsync(component_.data(), component, sizeof(int32_t) * x.rows, cudaMemcpyHostToDevice,
+                                 stream_));
+    EMB_CUDA_TRY(cudaMemcpyAsync(rows_.data(), rows, sizeof(int32_t) * n_rows, cudaMemcpyHostToDevice, stream_));
+    dist_.resize(static_cast<size_t>(n_rows));
+    labels_.resize(static_cast<size_t>(n_rows));
+    nearest_other_init_async(dist_.data(), labels_.data(), n_rows, stream_);
+    const float* held = resident(x);
+    const auto [block, tile] = neighbour_tiling(n_rows, x.rows, d, 0);
+    q_block_.resize(static_cast<size_t>(block * d));
+    q_norm_.resize(static_cast<size_t>(block));
+    for (int64_t b0 = 0; b0 < n_rows; b0 += block) {
+      const int64_t nb = std::min(block, n_rows - b0);
+      if (held) {
+        gather_rows_async(held, d, rows_.data() + b0, nb, q_block_.data(), stream_);
+      } else {
+        // From pageable memory: the copy has taken the rows when it returns.
+        host_rows_.resize(static_cast<size_t>(nb * d));
+        for (int64_t i = 0; i < nb; ++i) std::copy_n(x.row(rows[b0 + i]), d, host_rows_.data() + i * d);
+        upload({host_rows_.data(), nb, d}, q_block_.data());
+      }
+      squared_row_norms_async(q_block_.data(), nb, d, q_norm_.data(), stream_);
+      for (int64_t t0 = 0; t0 < x.rows; t0 += tile) {
+        const int64_t nt = std::min(tile, x.rows - t0);
+        const double* dxn = nullptr;
+        const float* dx = device_rows(x.block(t0, nt), x_block_, x_norm_, &dxn);
+        float* t = tile_for(nb, nt);
+        minus2_xct_async(blas_, q_block_.data(), nb, dx, nt, d, t);
+        nearest_other_from_tile_async(t, nb, nt, static_cast<int32_t>(t0), q_norm_.data(), dxn, rows_.data() + b0,
+                                      core2_.data(), component_.data(), dist_.data() + b0, labels_.data() + b0,
+                                      stream_);
+      }
+    }
+    pinned_labels_.resize(static_cast<size_t>(n_rows));
+    pinned_dist_.resize(static_cast<size_t>(n_rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(pinned_labels_.data(), labels_.data(), sizeof(int32_t) * n_rows,
+                                 cudaMemcpyDeviceToHost, stream_));
+    download(dist_.data(), pinned_dist_.data(), n_rows);
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    std::copy_n(pinned_labels_.data(), n_rows, nearest);
+    std::copy_n(pinned_dist_.data(), n_rows, weight2);
+  }
+
  private:
+  // Query rows per block and rows of x per tile for the neighbour ops: the block's
+  // rows, the tile's rows and the block x tile distances each stay within
+  // block_floats, as do the block's per-row state (per_row floats a row).
+  std::pair<int64_t, int64_t> neighbour_tiling(int64_t q_rows, int64_t x_rows, int64_t d, int64_t per_row) const {
+    constexpr int64_t kMaxBlockRows = 8192;  // enough rows to fill the GPU
+    int64_t block = std::min({q_rows, kMaxBlockRows, rows_per_block_for(d)});
+    if (per_row > 0) block = std::min(block, std::max<int64_t>(1, options_.block_floats / per_row));
+    const int64_t tile = std::min({x_rows, rows_per_block_for(d), std::max<int64_t>(1, options_.block_floats / block)});
+    return {block, tile};
+  }
+
+  // The device copy of the rows m (resident, or uploaded into buf) and their
+  // squared norms (resident, or computed into norms).
+  const float* device_rows(ConstMatrixView m, DeviceBuffer<float>& buf, DeviceBuffer<double>& norms,
+                           const double** dnorm) {
+    if (const float* d = resident(m, dnorm)) return d;
+    buf.resize(static_cast<size_t>(m.size()));
+    norms.resize(static_cast<size_t>(m.rows));
+    upload(m, buf.data());
+    squared_row_norms_async(buf.data(), m.rows, m.cols, norms.data(), stream_);
+    *dnorm = norms.data();
+    return buf.data();
+  }
+
   // sums += per-cluster sums of the n device rows dx; counts += their weights.
   void accumulate_rows(const float* dx, int64_t n, int64_t d, const int32_t* labels, const float* weights,
                        BasicMatrixView<double> sums, double* counts) {
@@ -240,6 +379,11 @@ class CudaBackend final : public Backend {
   DeviceBuffer<float> x_block_, c_, tile_, dist_, weights_;
   DeviceBuffer<double> x_norm_, c_norm_;
   DeviceBuffer<int32_t> labels_;
+  // The neighbour ops: a block of query rows, the running lists, the Boruvka inputs.
+  DeviceBuffer<float> q_block_, list_dist_, list_scratch_, core2_;
+  DeviceBuffer<double> q_norm_;
+  DeviceBuffer<int32_t> list_idx_, component_, rows_;
+  std::vector<float> host_rows_;
   DeviceBuffer<double> sums_, counts_;
   AccumulateScratch acc_scratch_;
   PinnedBuffer<double> host_sums_, host_counts_;

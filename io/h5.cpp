@@ -353,6 +353,72 @@ void write_matrix(hid_t loc, const std::string& path, const float* data, int64_t
   write_array(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, dims, dcpl.get());
 }
 
+void write_double_matrix(hid_t loc, const std::string& path, const double* data, int64_t rows, int64_t cols) {
+  write_array(loc, path, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data,
+              {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)});
+}
+
+std::vector<double> read_doubles(hid_t loc, const std::string& path, int64_t* rows, int64_t* cols) {
+  Dataset d = open_dataset(loc, path);
+  Type t(H5Dget_type(d.get()));
+  auto dims = shape(loc, path);
+  H5T_class_t cls = H5Tget_class(t.get());
+  if (dims.empty() || dims.size() > 2 || (cls != H5T_INTEGER && cls != H5T_FLOAT))
+    bad_content(loc, path, "a 1-D or 2-D numeric dataset");
+  const hsize_t r = dims[0], c = dims.size() == 2 ? dims[1] : 1;
+  std::vector<double> v(r * c);
+  if (!v.empty())
+    check(H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), loc, path, "read dataset");
+  if (rows) *rows = static_cast<int64_t>(r);
+  if (cols) *cols = static_cast<int64_t>(c);
+  return v;
+}
+
+void write_table(hid_t loc, const std::string& path, int64_t rows, const std::vector<TableColumn>& columns) {
+  // Records packed as the file type describes them: 8 bytes per field.
+  const size_t width = 8 * columns.size();
+  Type ftype(H5Tcreate(H5T_COMPOUND, width));
+  Type mtype(H5Tcreate(H5T_COMPOUND, width));
+  if (!ftype || !mtype) fail(loc, path, "create the record type of");
+  std::vector<unsigned char> buf(width * static_cast<size_t>(rows));
+  for (size_t f = 0; f < columns.size(); ++f) {
+    const TableColumn& col = columns[f];
+    const bool is_int = col.ints != nullptr;
+    check(H5Tinsert(ftype.get(), col.name.c_str(), 8 * f, is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE), loc, path,
+          "describe the records of");
+    check(H5Tinsert(mtype.get(), col.name.c_str(), 8 * f, is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE), loc, path,
+          "describe the records of");
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(buf.data() + width * r + 8 * f, is_int ? static_cast<const void*>(col.ints + r)
+                                                          : static_cast<const void*>(col.doubles + r), 8);
+  }
+  write_array(loc, path, ftype.get(), mtype.get(), buf.data(), {static_cast<hsize_t>(rows)});
+}
+
+namespace {
+template <class T>
+std::vector<T> read_field(hid_t loc, const std::string& path, const std::string& name, hid_t native) {
+  Dataset d = open_dataset(loc, path);
+  Type t(H5Dget_type(d.get()));
+  auto dims = shape(loc, path);
+  if (dims.size() != 1 || H5Tget_class(t.get()) != H5T_COMPOUND || H5Tget_member_index(t.get(), name.c_str()) < 0)
+    bad_content(loc, path, "a table with a field " + name);
+  Type mtype(H5Tcreate(H5T_COMPOUND, sizeof(T)));
+  check(H5Tinsert(mtype.get(), name.c_str(), 0, native), loc, path, "describe the records of");
+  std::vector<T> v(dims[0]);
+  if (!v.empty())
+    check(H5Dread(d.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), loc, path, "read dataset");
+  return v;
+}
+}  // namespace
+
+std::vector<int64_t> read_table_ints(hid_t loc, const std::string& path, const std::string& name) {
+  return read_field<int64_t>(loc, path, name, H5T_NATIVE_INT64);
+}
+std::vector<double> read_table_doubles(hid_t loc, const std::string& path, const std::string& name) {
+  return read_field<double>(loc, path, name, H5T_NATIVE_DOUBLE);
+}
+
 FloatMatrix read_matrix(hid_t loc, const std::string& path) {
   Dataset d = open_dataset(loc, path);
   Type t(H5Dget_type(d.get()));

@@ -103,6 +103,23 @@ std::vector<T> read_vector(hid_t loc, const std::string& path);
 
 /// @brief Writes a rows x cols float32 dataset, chunked by whole rows (about 1 MiB a chunk).
 void write_matrix(hid_t loc, const std::string& path, const float* data, int64_t rows, int64_t cols);
+/// @brief Writes a rows x cols float64 dataset (contiguous).
+void write_double_matrix(hid_t loc, const std::string& path, const double* data, int64_t rows, int64_t cols);
+/// @brief Reads a 1-D or 2-D numeric dataset as float64, row-major; `cols` is 1 for 1-D.
+std::vector<double> read_doubles(hid_t loc, const std::string& path, int64_t* rows = nullptr, int64_t* cols = nullptr);
+/// @brief One column of a compound (table) dataset: int64 or float64 values.
+struct TableColumn {
+  std::string name;
+  const int64_t* ints = nullptr;    ///< exactly one of ints and doubles is set
+  const double* doubles = nullptr;
+};
+/// @brief Writes a 1-D compound dataset of `rows` records whose fields are the
+///        columns, in order (numpy reads it as a structured array).
+void write_table(hid_t loc, const std::string& path, int64_t rows, const std::vector<TableColumn>& columns);
+/// @brief Reads field `name` of a 1-D compound dataset, converted to int64 or float64.
+std::vector<int64_t> read_table_ints(hid_t loc, const std::string& path, const std::string& name);
+std::vector<double> read_table_doubles(hid_t loc, const std::string& path, const std::string& name);
+
 /// @brief A row-major float matrix read from a file.
 struct FloatMatrix {
   std::vector<float> data;

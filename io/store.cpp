@@ -261,6 +261,54 @@ Clustering StoreReader::clustering(const std::string& name) const {
     if (c.scan_inertia.size() != c.scan_k.size() || c.scan_silhouette.size() != c.scan_k.size())
       m.malformed("the scan datasets of " + group + " differ in length");
   }
+  if (h5::exists(m.f(), group + "/probabilities")) {
+    c.probabilities = h5::read_vector<float>(m.f(), group + "/probabilities");
+    if (c.probabilities.size() != c.labels.size()) m.malformed(group + "/probabilities does not match its labels");
+  }
+  if (h5::exists(m.f(), group + "/condensed_tree")) {
+    for (const char* name : {"/outlier_scores", "/core_distances", "/persistence", "/selected",
+                             "/exemplars", "/exemplar_offsets", "/single_linkage_tree", "/minimum_spanning_tree"})
+      m.require(group + name);
+    DensityClustering d;
+    d.outlier_scores = h5::read_vector<float>(m.f(), group + "/outlier_scores");
+    d.core_distances = h5::read_vector<float>(m.f(), group + "/core_distances");
+    d.persistence = read_doubles(m.f(), group + "/persistence");
+    d.selected = h5::read_vector<int64_t>(m.f(), group + "/selected");
+    d.exemplars = h5::read_vector<int32_t>(m.f(), group + "/exemplars");
+    d.exemplar_offsets = h5::read_vector<int64_t>(m.f(), group + "/exemplar_offsets");
+    const std::string ct = group + "/condensed_tree";
+    d.condensed_tree.parent = h5::read_table_ints(m.f(), ct, "parent");
+    d.condensed_tree.child = h5::read_table_ints(m.f(), ct, "child");
+    d.condensed_tree.lambda_val = h5::read_table_doubles(m.f(), ct, "lambda_val");
+    d.condensed_tree.child_size = h5::read_table_ints(m.f(), ct, "child_size");
+    d.single_linkage_tree = h5::read_doubles(m.f(), group + "/single_linkage_tree");
+    d.minimum_spanning_tree = h5::read_doubles(m.f(), group + "/minimum_spanning_tree");
+    m.require(group + "/prediction_core_distances");
+    d.prediction_core_distances = h5::read_vector<float>(m.f(), group + "/prediction_core_distances");
+    const size_t n = c.labels.size(), k = static_cast<size_t>(c.n_clusters);
+    if (d.outlier_scores.size() != n || d.core_distances.size() != n ||
+        d.persistence.size() != k || d.selected.size() != k || d.exemplar_offsets.size() != k + 1 ||
+        d.prediction_core_distances.size() != n)
+      m.malformed("the HDBSCAN datasets of " + group + " do not match its labels and n_clusters");
+    c.density = std::move(d);
+  }
+  if (h5::exists(m.f(), group + "/reduction")) {
+    const std::string rg = group + "/reduction";
+    for (const char* name : {"/mean", "/components", "/explained_variance", "/explained_variance_ratio"})
+      m.require(rg + name);
+    Reduction r;
+    h5::Group g2 = h5::open_group(m.f(), rg);
+    if (h5::has_attr(g2.get(), "method")) r.method = h5::string_attr(g2.get(), "method");
+    r.mean = h5::read_vector<float>(m.f(), rg + "/mean");
+    h5::FloatMatrix comp = h5::read_matrix(m.f(), rg + "/components");
+    r.components = std::move(comp.data);
+    r.dim = comp.rows;
+    r.explained_variance = read_doubles(m.f(), rg + "/explained_variance");
+    r.explained_variance_ratio = read_doubles(m.f(), rg + "/explained_variance_ratio");
+    if (comp.cols != static_cast<int64_t>(r.mean.size()) || r.explained_variance_ratio.size() != size_t(r.dim))
+      m.malformed("the reduction datasets of " + group + " do not match");
+    c.reduction = std::move(r);
+  }
   return c;
 }
 
@@ -413,6 +461,55 @@ void StoreWriter::write_embeddings(const EmbeddingSet& e) {
   if (e.seconds > 0) h5::set_double_attr(d.get(), "seconds", e.seconds);
 }
 
+namespace {
+void write_density(hid_t f, const std::string& group, const Clustering& c, const std::string& why) {
+  const DensityClustering& d = *c.density;
+  const size_t n = c.labels.size(), k = static_cast<size_t>(c.n_clusters);
+  EMB_EXPECTS(d.outlier_scores.size() == n && d.core_distances.size() == n, why,
+              "outlier scores and core distances need one value per label");
+  EMB_EXPECTS(d.persistence.size() == k && d.selected.size() == k && d.exemplar_offsets.size() == k + 1, why,
+              "persistence, selected and exemplar_offsets need one value per cluster (offsets: one more)");
+  EMB_EXPECTS(d.exemplar_offsets.back() == static_cast<int64_t>(d.exemplars.size()), why,
+              "the last exemplar offset is not the number of exemplars");
+  const CondensedTree& t = d.condensed_tree;
+  EMB_EXPECTS(t.child.size() == t.size() && t.lambda_val.size() == t.size() && t.child_size.size() == t.size(), why,
+              "the condensed tree's columns differ in length");
+  EMB_EXPECTS(d.single_linkage_tree.size() % 4 == 0 && d.minimum_spanning_tree.size() % 3 == 0, why,
+              "the single-linkage tree needs 4 columns and the spanning tree 3");
+  h5::write_vector(f, group + "/outlier_scores", std::span<const float>(d.outlier_scores));
+  h5::write_vector(f, group + "/core_distances", std::span<const float>(d.core_distances));
+  write_doubles(f, group + "/persistence", d.persistence);
+  h5::write_vector(f, group + "/selected", std::span<const int64_t>(d.selected));
+  h5::write_vector(f, group + "/exemplars", std::span<const int32_t>(d.exemplars));
+  h5::write_vector(f, group + "/exemplar_offsets", std::span<const int64_t>(d.exemplar_offsets));
+  h5::write_table(f, group + "/condensed_tree", static_cast<int64_t>(t.size()),
+                  {{"parent", t.parent.data(), nullptr},
+                   {"child", t.child.data(), nullptr},
+                   {"lambda_val", nullptr, t.lambda_val.data()},
+                   {"child_size", t.child_size.data(), nullptr}});
+  h5::write_double_matrix(f, group + "/single_linkage_tree", d.single_linkage_tree.data(),
+                          static_cast<int64_t>(d.single_linkage_tree.size() / 4), 4);
+  h5::write_double_matrix(f, group + "/minimum_spanning_tree", d.minimum_spanning_tree.data(),
+                          static_cast<int64_t>(d.minimum_spanning_tree.size() / 3), 3);
+  EMB_EXPECTS(d.prediction_core_distances.size() == n, why, "prediction core distances need one value per label");
+  h5::write_vector(f, group + "/prediction_core_distances", std::span<const float>(d.prediction_core_distances));
+}
+
+void write_reduction(hid_t f, const std::string& group, const Reduction& r, const std::string& why) {
+  const size_t d = r.mean.size(), m = static_cast<size_t>(r.dim);
+  EMB_EXPECTS(d > 0 && r.components.size() == m * d && r.explained_variance_ratio.size() == m &&
+                  r.explained_variance.size() == m,
+              why, "the reduction's mean, components and explained variance do not match");
+  const std::string g = group + "/reduction";
+  h5::Group rg = h5::create_group(f, g);
+  h5::set_string_attr(rg.get(), "method", r.method);
+  h5::write_vector(f, g + "/mean", std::span<const float>(r.mean));
+  h5::write_matrix(f, g + "/components", r.components.data(), r.dim, static_cast<int64_t>(d));
+  write_doubles(f, g + "/explained_variance", r.explained_variance);
+  write_doubles(f, g + "/explained_variance_ratio", r.explained_variance_ratio);
+}
+}  // namespace
+
 void StoreWriter::write_clustering(const Clustering& c) {
   hid_t f = impl_->f();
   check_clustering_name(c.name);
@@ -447,6 +544,12 @@ void StoreWriter::write_clustering(const Clustering& c) {
     write_doubles(f, group + "/scan_inertia", c.scan_inertia);
     write_doubles(f, group + "/scan_silhouette", c.scan_silhouette);
   }
+  if (!c.probabilities.empty()) {
+    EMB_EXPECTS(c.probabilities.size() == c.labels.size(), why, "probabilities need one value per label");
+    h5::write_vector(f, group + "/probabilities", std::span<const float>(c.probabilities));
+  }
+  if (c.density) write_density(f, group, c, why);
+  if (c.reduction) write_reduction(f, group, *c.reduction, why);
   h5::set_string_attr(g.get(), "method", c.method);
   h5::set_string_attr(g.get(), "params", params);
   h5::set_double_attr(g.get(), "inertia", c.inertia);

@@ -49,6 +49,41 @@ struct EmbeddingSet {
   double seconds = 0.0;        ///< wall time of the embedding stage (model load excluded)
 };
 
+/// @brief The condensed cluster tree of an HDBSCAN run, one row per edge: the
+///        columns of the hdbscan package's condensed_tree_.to_numpy().
+struct CondensedTree {
+  std::vector<int64_t> parent;      ///< a cluster id (n .. ): the root is n
+  std::vector<int64_t> child;       ///< a point (< n) or a cluster id (>= n)
+  std::vector<double> lambda_val;   ///< 1 / distance at which the child leaves the parent
+  std::vector<int64_t> child_size;  ///< points in the child (1 for a point)
+  size_t size() const { return parent.size(); }
+};
+
+/// @brief What HDBSCAN stores besides labels (docs/hdf5-schema.md).
+struct DensityClustering {
+  std::vector<float> outlier_scores;  ///< n: GLOSH
+  std::vector<float> core_distances;  ///< n: distance to the min_samples-th nearest other point
+  std::vector<double> persistence;    ///< k: cluster persistence (the hdbscan package's cluster_persistence_)
+  std::vector<int64_t> selected;      ///< k: condensed-tree id of each cluster
+  std::vector<int32_t> exemplars;     ///< rows of the exemplar points, cluster after cluster
+  std::vector<int64_t> exemplar_offsets;  ///< k + 1: exemplars of cluster c are [offsets[c], offsets[c+1])
+  CondensedTree condensed_tree;
+  std::vector<double> single_linkage_tree;     ///< (n-1) x 4: left, right, distance, size
+  std::vector<double> minimum_spanning_tree;   ///< (n-1) x 3: from, to, distance (increasing)
+  std::vector<float> prediction_core_distances;  ///< n: core distances approximate_predict uses
+};
+
+/// @brief A linear reduction applied before clustering (--reduce pca:N):
+///        reduced = (x - mean) . components^T.
+struct Reduction {
+  std::string method = "pca";
+  std::vector<float> mean;        ///< d
+  std::vector<float> components;  ///< m x d, row-major: unit vectors of decreasing variance
+  int64_t dim = 0;                ///< m
+  std::vector<double> explained_variance;        ///< m
+  std::vector<double> explained_variance_ratio;  ///< m: share of the total variance
+};
+
 /// @brief /clusters/<name>: one clustering of the segments.
 struct Clustering {
   std::string name;
@@ -64,6 +99,12 @@ struct Clustering {
   std::vector<int32_t> scan_k;
   std::vector<double> scan_inertia;
   std::vector<double> scan_silhouette;
+  /// Membership strength of each label (0 for noise): HDBSCAN and its predictions; empty otherwise.
+  std::vector<float> probabilities;
+  /// HDBSCAN's trees and scores; absent for other methods.
+  std::optional<DensityClustering> density;
+  /// The reduction the points went through before clustering; absent when none.
+  std::optional<Reduction> reduction;
 };
 
 /// @brief Root attributes.

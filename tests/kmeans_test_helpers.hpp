@@ -79,6 +79,22 @@ class CountingBackend final : public Backend {
                             BasicMatrixView<double> sums, double* counts) override {
     cpu_->accumulate_centroids(x, labels, weights, sums, counts);
   }
+  void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
+    cpu_->k_nearest(q, x, k, idx, dist2);
+  }
+  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                               const int32_t* component, int32_t* nearest, float* weight2) override {
+    cpu_->nearest_other_component(x, rows, n_rows, core2, component, nearest, weight2);
+  }
+  void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
+    cpu_->covariance(x, mean, cov);
+  }
+  void symmetric_eigen(BasicMatrixView<const double> a, double* values, BasicMatrixView<double> vectors) override {
+    cpu_->symmetric_eigen(a, values, vectors);
+  }
+  void project(ConstMatrixView x, const float* mean, ConstMatrixView components, MatrixView out) override {
+    cpu_->project(x, mean, components, out);
+  }
 
   std::vector<int64_t> centres_per_call;  ///< c.rows of every squared_distances call
   int nearest_calls = 0;

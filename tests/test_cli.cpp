@@ -451,3 +451,64 @@ TEST_F(Cli, SampleWeightsFromADataset) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(slurp(h5), before);
 }
+
+TEST_F(Cli, HdbscanWritesItsTreesAndPredictAssignsNewPoints) {
+  const auto h5 = path("s.h5").string();
+  Result r = run("run " + sample() + " -o " + h5 + " --dim 64 --method hdbscan --min-cluster-size 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("hdbscan (l2, min_cluster_size 4, min_samples 4)"), std::string::npos) << r.err;
+  r = run("cluster " + h5 + " --method hdbscan --min-cluster-size 4 --metric cosine --reduce pca:8 --name small");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("PCA to 8 of 64 dimensions"), std::string::npos) << r.err;
+  int64_t n = 0;
+  {
+    emb::io::StoreReader s(h5);
+    const emb::io::Clustering c = s.clustering("hdbscan");
+    n = static_cast<int64_t>(c.labels.size());
+    ASSERT_TRUE(c.density);
+    EXPECT_EQ(c.method, "hdbscan");
+    EXPECT_EQ(c.probabilities.size(), c.labels.size());
+    EXPECT_EQ(c.density->minimum_spanning_tree.size(), static_cast<size_t>(3 * (n - 1)));
+    EXPECT_EQ(c.density->single_linkage_tree.size(), static_cast<size_t>(4 * (n - 1)));
+    EXPECT_EQ(c.density->condensed_tree.parent.front(), n);  // the root
+    EXPECT_EQ(c.density->selected.size(), static_cast<size_t>(c.n_clusters));
+    EXPECT_EQ(c.params["min_cluster_size"], 4);
+    EXPECT_TRUE(c.params["timings"].contains("mst"));
+    const emb::io::Clustering p = s.clustering("small");
+    ASSERT_TRUE(p.reduction);
+    EXPECT_EQ(p.reduction->dim, 8);
+    EXPECT_EQ(p.params["metric"], "cosine");
+  }
+  // Predicting the fitted points themselves gives back (nearly all) their labels.
+  const auto other = path("other.h5").string();
+  fs::copy_file(h5, other);
+  r = run("predict " + other + " --fit " + h5 + " --clustering small --name again");
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    emb::io::StoreReader s(other);
+    const auto fit = s.clustering("small").labels, again = s.clustering("again").labels;
+    ASSERT_EQ(again.size(), fit.size());
+    int64_t same = 0;
+    for (size_t i = 0; i < fit.size(); ++i) same += fit[i] == again[i];
+    EXPECT_GE(same, n * 9 / 10);
+    EXPECT_EQ(s.clustering("again").method, "hdbscan-predict");
+  }
+  // A k-means clustering cannot be predicted against; bad HDBSCAN options are usage errors.
+  ASSERT_EQ(run("cluster " + h5 + " --k 3").code, 0);
+  const std::string before = slurp(other);
+  r = run("predict " + other + " --fit " + h5 + " --clustering kmeans");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not hdbscan"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(other), before);
+  r = run("cluster " + h5 + " --method hdbscan --min-cluster-size 1");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("min_cluster_size must be at least 2"), std::string::npos) << r.err;
+  r = run("cluster " + h5 + " --method hdbscan --reduce pca:0");
+  EXPECT_EQ(r.code, 2);
+  r = run("cluster " + h5 + " --method hdbscan --reduce pca:65");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("1 <= N <= 64"), std::string::npos) << r.err;
+  r = run("predict " + other);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--fit"), std::string::npos) << r.err;
+}

@@ -18,6 +18,11 @@ enum class Op {
   SquaredDistances,
   NearestCentroids,
   AccumulateCentroids,
+  KNearest,
+  NearestOtherComponent,
+  Covariance,
+  SymmetricEigen,
+  Project,
 };
 
 /// @brief Compute backend: CPU (host/cpu, the reference) or CUDA (cuda/).
@@ -58,6 +63,40 @@ class Backend {
   ///        accumulated into, not cleared. Sums accumulate in double precision.
   virtual void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                                     BasicMatrixView<double> sums, double* counts) = 0;
+
+  /// @brief For each row i of q, the k rows of x nearest to it by squared L2
+  ///        distance, nearest first (lower index first on equal distances):
+  ///        their indices into idx[i*k + t] and their squared distances, from
+  ///        ||q||^2 - 2 q.x + ||x||^2 clamped at 0, into dist2[i*k + t].
+  ///        1 <= k <= x.rows. Works in tiles of rows: never holds a q.rows x
+  ///        x.rows matrix. The distances rank candidates; a caller that needs
+  ///        them to full precision recomputes them from the rows.
+  virtual void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) = 0;
+
+  /// @brief One Boruvka step under mutual reachability. For each t < n_rows, with
+  ///        r = rows[t]: the row j of x with component[j] != component[r] that
+  ///        minimises w = max(core2[r], core2[j], ||x_r - x_j||^2) (the squared
+  ///        distance as in k_nearest), the lowest such j on equal w, into
+  ///        nearest[t], and w into weight2[t]. When every row of x is in r's
+  ///        component: nearest[t] = -1 and weight2[t] = +infinity. core2 and
+  ///        component have x.rows entries. Works in tiles, as k_nearest.
+  virtual void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                                       const int32_t* component, int32_t* nearest, float* weight2) = 0;
+
+  /// @brief The mean of the rows of x into mean (x.cols values) and their
+  ///        covariance sum_i (x_i - mean)(x_i - mean)^T / (rows - 1) (divided by 1
+  ///        when rows == 1) into cov, x.cols x x.cols, accumulated in double.
+  virtual void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) = 0;
+
+  /// @brief Eigenvalues of the symmetric matrix a (n x n, double; only its lower
+  ///        triangle is read) in decreasing order into values (n entries), and the
+  ///        unit eigenvector of values[i] into row i of vectors (n x n). Each
+  ///        vector's sign is fixed so that its entry of largest magnitude is positive.
+  virtual void symmetric_eigen(BasicMatrixView<const double> a, double* values, BasicMatrixView<double> vectors) = 0;
+
+  /// @brief out[i][c] = (x_i - mean) . components[c]: x (n x d) projected on the
+  ///        rows of components (m x d) after subtracting mean (d values); out is n x m.
+  virtual void project(ConstMatrixView x, const float* mean, ConstMatrixView components, MatrixView out) = 0;
 
   /// @brief The transformer encoder's ops on this backend, or null when it has
   ///        none (the encoder then runs on the CPU's).

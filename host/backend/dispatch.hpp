@@ -30,6 +30,23 @@ class DispatchBackend final : public Backend {
     pick(Op::AccumulateCentroids).accumulate_centroids(x, labels, weights, sums, counts);
   }
 
+  void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
+    pick(Op::KNearest).k_nearest(q, x, k, idx, dist2);
+  }
+  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                               const int32_t* component, int32_t* nearest, float* weight2) override {
+    pick(Op::NearestOtherComponent).nearest_other_component(x, rows, n_rows, core2, component, nearest, weight2);
+  }
+  void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
+    pick(Op::Covariance).covariance(x, mean, cov);
+  }
+  void symmetric_eigen(BasicMatrixView<const double> a, double* values, BasicMatrixView<double> vectors) override {
+    pick(Op::SymmetricEigen).symmetric_eigen(a, values, vectors);
+  }
+  void project(ConstMatrixView x, const float* mean, ConstMatrixView components, MatrixView out) override {
+    pick(Op::Project).project(x, mean, components, out);
+  }
+
   std::unique_ptr<EncoderOps> make_encoder_ops() override {
     auto ops = primary_->make_encoder_ops();
     return ops ? std::move(ops) : cpu_->make_encoder_ops();

@@ -34,6 +34,7 @@ struct Settings {
   EmbedOptions embed;
   ClusterStageOptions cluster;
   std::string k = "8";  ///< a whole number, or "auto"; see parse_k
+  PredictStageOptions predict;
   int examples = 3;
 };
 
@@ -99,6 +100,12 @@ class Runner {
       EMB_EXPECTS(emb_.n == rows, "--input ", spec, " has ", emb_.n, " rows but ", file, " has ", rows,
                   " segments, and a clustering stores one label per segment");
     }
+  }
+
+  void predict() {
+    PredictStageOptions po = s_.predict;
+    po.out_name = s_.cluster.name;
+    clustering_ = run_predict(emb_, po, backend(), report());
   }
 
   void cluster() {
@@ -194,7 +201,8 @@ void add_options(CLI::App& app, Settings& s) {
       ->group(em);
 
   const char* cl = "Clustering";
-  app.add_option("--method", s.cluster.method, "Clustering method")->group(cl)->capture_default_str();
+  app.add_option("--method", s.cluster.method, "Clustering method: kmeans or hdbscan")
+      ->check(CLI::IsMember({"kmeans", "hdbscan"}))->group(cl)->capture_default_str();
   app.add_option("--name", s.cluster.name, "Name of the clustering in the file (default: the method)")->group(cl);
   app.add_option("--k", s.k, "Number of clusters, or auto: scan --k-min..--k-max and keep the best silhouette")
       ->group(cl)->capture_default_str();
@@ -212,8 +220,8 @@ void add_options(CLI::App& app, Settings& s) {
                  "norm (0 = off)")
       ->check(CLI::NonNegativeNumber)->group(cl)->capture_default_str();
   app.add_option("--metric", s.cluster.metric,
-                 "k-means distance: l2, or cosine (spherical k-means on unit-length rows; inertia sums "
-                 "2 - 2 cos)")
+                 "Distance: l2, or cosine (k-means: spherical, on unit-length rows, inertia sums 2 - 2 cos; "
+                 "hdbscan: 1 - cos)")
       ->check(CLI::IsMember({"l2", "cosine"}))->group(cl)->capture_default_str();
   app.add_option("--init", s.cluster.init,
                  "Starting centres: k-means++, k-means|| (a few passes over the points, for large n), random "
@@ -225,9 +233,43 @@ void add_options(CLI::App& app, Settings& s) {
   app.add_option("--weights", s.cluster.weights,
                  "k-means sample weights: a 1-D dataset FILE.h5:/path with one value per point (default all 1)")
       ->group(cl);
+  app.add_option("--reduce", s.cluster.reduce,
+                 "pca:N: cluster the points projected on their top N principal axes (reports the variance kept)")
+      ->group(cl);
+  const char* hd = "HDBSCAN (--method hdbscan)";
+  app.add_option("--min-cluster-size", s.cluster.min_cluster_size, "Fewest points a cluster may have (at least 2)")
+      ->group(hd)->capture_default_str();
+  app.add_option("--min-samples", s.cluster.min_samples,
+                 "Neighbours (the point itself not counted, as in the hdbscan package) that make a point a core "
+                 "point; 0 = --min-cluster-size")
+      ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
+  app.add_option("--cluster-selection", s.cluster.cluster_selection,
+                 "How clusters are chosen from the tree: eom (excess of mass) or leaf")
+      ->check(CLI::IsMember({"eom", "leaf"}))->group(hd)->capture_default_str();
+  app.add_option("--cluster-selection-epsilon", s.cluster.cluster_selection_epsilon,
+                 "Merge clusters split below this distance")
+      ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
+  app.add_option("--cluster-selection-epsilon-max", s.cluster.cluster_selection_epsilon_max,
+                 "eom: never select a cluster born above this distance (default: no limit)")
+      ->group(hd);
+  app.add_flag("--allow-single-cluster", s.cluster.allow_single_cluster,
+               "Allow the whole data set as the one cluster")
+      ->group(hd);
+  app.add_option("--max-cluster-size", s.cluster.max_cluster_size, "eom: split clusters larger than this (0 = no limit)")
+      ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
+  app.add_option("--mst", s.cluster.mst,
+                 "Spanning tree: exact (Boruvka), knn (k-NN graph, components joined exactly; for very large n), "
+                 "or auto (exact up to 200000 points)")
+      ->check(CLI::IsMember({"auto", "exact", "knn"}))->group(hd)->capture_default_str();
+  app.add_option("--knn", s.cluster.knn,
+                 "Neighbours kept per point in the k-NN graph (0 = max(min-samples + 1, 32))")
+      ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
+  app.add_option("--fit", s.predict.fit, "For predict: the embclust file holding the HDBSCAN clustering")->group(hd);
+  app.add_option("--clustering", s.predict.name, "For predict: the name of that clustering")
+      ->group(hd)->capture_default_str();
   app.add_option("--input", s.cluster.input,
-                 "For cluster: cluster FILE.h5:/dataset (2-D float32/float16, in any HDF5 file, one row per "
-                 "segment) instead of /embeddings")
+                 "For cluster and predict: the points are FILE.h5:/dataset (2-D float32/float16, in any HDF5 "
+                 "file, one row per segment) instead of /embeddings")
       ->group(cl);
   app.add_option("--examples", s.examples, "Sentences shown per cluster by info")->group("Info")->capture_default_str();
 }
@@ -270,6 +312,10 @@ int run_cli(int argc, char** argv) {
   embed->add_option("file", s.file, "An embclust file with /segments")->required();
   auto* cluster = app.add_subcommand("cluster", "Cluster the embeddings of FILE.h5");
   cluster->add_option("file", s.file, "An embclust file with /embeddings (or see --input)")->required();
+  auto* predict = app.add_subcommand(
+      "predict", "Assign the embeddings of FILE.h5 to the HDBSCAN clusters of --fit (approximate_predict)");
+  predict->add_option("file", s.file, "An embclust file with /embeddings (or see --input); gets the labels")
+      ->required();
   auto* info = app.add_subcommand("info", "Summarize FILE.h5");
   info->add_option("file", s.file, "An embclust file")->required();
   auto* models = app.add_subcommand("models", "List the models installed in the models folder");
@@ -278,7 +324,7 @@ int run_cli(int argc, char** argv) {
                      "Write MODEL (e.g. random:minilm-l6 with --seed) as a model folder that "
                      "sentence-transformers loads too");
   models->add_option("--to", export_dir, "The folder --export creates");
-  for (auto* sub : {run, segment, embed, cluster, info, models}) sub->fallthrough();
+  for (auto* sub : {run, segment, embed, cluster, predict, info, models}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -293,7 +339,9 @@ int run_cli(int argc, char** argv) {
   }
 
   try {
-    EMB_USAGE(s.cluster.input.empty() || cluster->parsed(), "--input applies only to 'embclust cluster'");
+    EMB_USAGE(s.cluster.input.empty() || cluster->parsed() || predict->parsed(),
+              "--input applies only to 'embclust cluster' and 'embclust predict'");
+    EMB_USAGE(s.predict.fit.empty() || predict->parsed(), "--fit applies only to 'embclust predict'");
     parse_k(s.k, s.cluster);
     Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
@@ -317,6 +365,13 @@ int run_cli(int argc, char** argv) {
       if (s.cluster.input.empty()) r.load_embeddings(s.file);
       else r.load_input(s.file, s.cluster.input);
       r.cluster();
+      r.save(s.file);
+    } else if (predict->parsed()) {
+      EMB_USAGE(!s.predict.fit.empty(), "predict needs --fit FILE.h5, the file holding the HDBSCAN clustering");
+      r.backend();
+      if (s.cluster.input.empty()) r.load_embeddings(s.file);
+      else r.load_input(s.file, s.cluster.input);
+      r.predict();
       r.save(s.file);
     } else if (info->parsed()) {
       print_info(s.file, s.examples, stdout);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/backend/backend.hpp"
+#include "host/cluster/metric.hpp"
 #include "host/core/matrix.hpp"
 
 namespace emb {
@@ -17,12 +18,6 @@ enum class KMeansInit {
   PlusPlus,  ///< greedy k-means++ (kmeans_plusplus)
   Random,    ///< k distinct rows, uniformly (kmeans_random)
   Parallel,  ///< k-means|| (kmeans_parallel): a few passes over the points, for large n
-};
-
-/// @brief The distance k-means minimises.
-enum class Metric {
-  L2,      ///< squared Euclidean distance
-  Cosine,  ///< spherical k-means: unit rows and unit centres, squared distance 2 - 2 cos
 };
 
 /// @brief What kmeans() is asked to do.

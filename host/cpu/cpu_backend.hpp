@@ -32,6 +32,17 @@ class CpuBackend final : public Backend {
   ///        and every sum runs over the rows in order.
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override;
+  /// @brief Blocks of query rows against tiles of x, one GEMM per tile, a bounded
+  ///        selection per row; the same result for any thread count
+  ///        (host/cpu/cpu_neighbours.cpp).
+  void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override;
+  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                               const int32_t* component, int32_t* nearest, float* weight2) override;
+  /// @brief PCA's ops (host/cpu/cpu_pca.cpp): covariance by blocked GEMM (syrk),
+  ///        eigen-decomposition by LAPACK's dsyevr.
+  void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override;
+  void symmetric_eigen(BasicMatrixView<const double> a, double* values, BasicMatrixView<double> vectors) override;
+  void project(ConstMatrixView x, const float* mean, ConstMatrixView components, MatrixView out) override;
   std::unique_ptr<EncoderOps> make_encoder_ops() override { return make_cpu_encoder_ops(); }
 
  private:

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "host/cluster/hdbscan.hpp"
 #include "host/cluster/k_scan.hpp"
 #include "host/cluster/kmeans.hpp"
 #include "host/cluster/minibatch_kmeans.hpp"
+#include "host/cluster/pca.hpp"
 #include "host/core/error.hpp"
 #include "host/core/progress.hpp"
 
@@ -101,11 +103,137 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   return e;
 }
 
+namespace {
+
+const char* mst_name(MstMethod m) { return m == MstMethod::Exact ? "exact" : "knn"; }
+
+io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOptions& opts, Backend& backend,
+                          const Report& report);
+
+io::Clustering run_hdbscan(ConstMatrixView x, const ClusterStageOptions& opts, Backend& backend,
+                           const Report& report) {
+  EMB_USAGE(opts.cluster_selection == "eom" || opts.cluster_selection == "leaf",
+            "--cluster-selection must be eom or leaf, got '", opts.cluster_selection, "'");
+  EMB_USAGE(opts.mst == "auto" || opts.mst == "exact" || opts.mst == "knn", "--mst must be auto, exact or knn, got '",
+            opts.mst, "'");
+  EMB_USAGE(opts.weights.empty(), "--weights applies to k-means only");
+  HdbscanOptions ho;
+  ho.min_cluster_size = opts.min_cluster_size;
+  ho.min_samples = opts.min_samples;
+  ho.metric = opts.metric == "cosine" ? Metric::Cosine : Metric::L2;
+  ho.selection = opts.cluster_selection == "leaf" ? ClusterSelection::Leaf : ClusterSelection::Eom;
+  ho.cluster_selection_epsilon = opts.cluster_selection_epsilon;
+  ho.cluster_selection_epsilon_max = opts.cluster_selection_epsilon_max;
+  ho.allow_single_cluster = opts.allow_single_cluster;
+  ho.max_cluster_size = opts.max_cluster_size;
+  ho.mst = opts.mst == "exact" ? MstChoice::Exact : opts.mst == "knn" ? MstChoice::Knn : MstChoice::Auto;
+  ho.knn = opts.knn;
+  Progress knn_progress("k-NN graph", x.rows, opts.progress);
+  Progress mst_progress("spanning tree", 1000, opts.progress);
+  ho.on_progress = [&](const std::string& stage, double f) {
+    if (stage == "k-NN graph") knn_progress.update(static_cast<int64_t>(f * static_cast<double>(x.rows)));
+    else mst_progress.update(static_cast<int64_t>(f * 1000.0));
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  HdbscanResult h = hdbscan(backend, x, ho);
+  const double secs = seconds_since(t0);
+  knn_progress.finish();
+  mst_progress.finish();
+
+  TreeResult& t = h.tree;
+  const HdbscanStats& st = h.stats;
+  io::Clustering c;
+  c.name = opts.name.empty() ? opts.method : opts.name;
+  c.method = opts.method;
+  c.labels = std::move(t.labels);
+  c.n_clusters = static_cast<int64_t>(t.selected.size());
+  c.inertia = std::numeric_limits<double>::quiet_NaN();
+  c.seconds = secs;
+  c.probabilities.assign(t.probabilities.begin(), t.probabilities.end());
+  io::DensityClustering d;
+  d.outlier_scores.assign(t.outlier_scores.begin(), t.outlier_scores.end());
+  d.core_distances.assign(h.core_distances.begin(), h.core_distances.end());
+  d.prediction_core_distances.assign(h.prediction_core_distances.begin(), h.prediction_core_distances.end());
+  d.persistence = std::move(t.persistence);
+  d.selected = std::move(t.selected);
+  d.exemplars = std::move(t.exemplars);
+  d.exemplar_offsets = std::move(t.exemplar_offsets);
+  d.condensed_tree = std::move(t.condensed);
+  d.single_linkage_tree = std::move(t.single_linkage);
+  const double mst_weight = h.mst_weight();
+  d.minimum_spanning_tree = std::move(h.mst);
+  c.density = std::move(d);
+  int64_t noise = 0;
+  for (int32_t l : c.labels) noise += l < 0;
+  c.params = {{"min_cluster_size", opts.min_cluster_size},
+              {"min_samples", opts.min_samples > 0 ? opts.min_samples : opts.min_cluster_size},
+              {"min_samples_used", st.min_samples},
+              {"metric", opts.metric},
+              {"cluster_selection_method", opts.cluster_selection},
+              {"cluster_selection_epsilon", opts.cluster_selection_epsilon},
+              {"allow_single_cluster", opts.allow_single_cluster},
+              {"max_cluster_size", opts.max_cluster_size},
+              {"mst", mst_name(st.mst)},
+              {"knn", st.knn},
+              {"kd_tree", st.kd_tree},
+              {"input", opts.input.empty() ? std::string("/embeddings/vectors") : opts.input},
+              {"reduce", opts.reduce},
+              {"mst_weight", mst_weight},
+              {"noise", noise},
+              {"boruvka", {{"rounds", st.mst_stats.rounds},
+                           {"certified", st.mst_stats.certified},
+                           {"searched", st.mst_stats.searched},
+                           {"knn_edges", st.mst_stats.knn_edges}}},
+              {"timings", {{"knn", st.knn_seconds}, {"mst", st.mst_seconds}, {"tree", st.tree_seconds}}},
+              {"backend", backend.name()}};
+  if (std::isfinite(opts.cluster_selection_epsilon_max))
+    c.params["cluster_selection_epsilon_max"] = opts.cluster_selection_epsilon_max;
+  report(fmt("hdbscan (%s, min_cluster_size %lld, min_samples %lld): %lld clusters, %lld noise points (%.1f%%) in "
+             "%.2f s (k-NN graph %.2f s, %s spanning tree %.2f s in %d rounds, tree %.2f s)",
+             opts.metric.c_str(), (long long)opts.min_cluster_size, (long long)st.min_samples,
+             (long long)c.n_clusters, (long long)noise, 100.0 * static_cast<double>(noise) / static_cast<double>(x.rows),
+             secs, st.knn_seconds, mst_name(st.mst), st.mst_seconds, st.mst_stats.rounds, st.tree_seconds));
+  return c;
+}
+
+}  // namespace
+
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
                            const Report& report) {
-  EMB_USAGE(opts.method == "kmeans", "--method must be kmeans (the only method so far), got '", opts.method, "'");
+  EMB_USAGE(opts.method == "kmeans" || opts.method == "hdbscan", "--method must be kmeans or hdbscan, got '",
+            opts.method, "'");
   EMB_USAGE(opts.metric == "l2" || opts.metric == "cosine", "--metric must be l2 or cosine, got '", opts.metric,
             "'");
+  std::optional<io::Reduction> reduction;
+  Matrix reduced;
+  ConstMatrixView points{embeddings.vectors.data(), embeddings.n, embeddings.dim};
+  if (!opts.reduce.empty()) {
+    const int64_t m = parse_reduce(opts.reduce);
+    const auto t0 = std::chrono::steady_clock::now();
+    reduction = pca_fit(backend, points, m);
+    reduced = reduce(backend, *reduction, points);
+    points = reduced.view();
+    double kept = 0.0;
+    for (double r : reduction->explained_variance_ratio) kept += r;
+    report(fmt("PCA to %lld of %lld dimensions: %.1f%% of the variance kept (first axis %.1f%%) in %.2f s",
+               (long long)m, (long long)embeddings.dim, 100.0 * kept, 100.0 * reduction->explained_variance_ratio[0],
+               seconds_since(t0)));
+  }
+  io::Clustering c = opts.method == "hdbscan" ? run_hdbscan(points, opts, backend, report)
+                                              : run_kmeans(points, embeddings.n, opts, backend, report);
+  if (reduction) {
+    double kept = 0.0;
+    for (double r : reduction->explained_variance_ratio) kept += r;
+    c.params["explained_variance"] = kept;
+    c.reduction = std::move(reduction);
+  }
+  return c;
+}
+
+namespace {
+
+io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOptions& opts, Backend& backend,
+                          const Report& report) {
   const bool named_init = opts.init == "k-means++" || opts.init == "k-means||" || opts.init == "random";
   const std::optional<DatasetRef> init_ref = named_init ? std::nullopt : parse_dataset_ref(opts.init);
   EMB_USAGE(named_init || init_ref, "--init must be k-means++, k-means||, random or FILE.h5:/dataset, got '",
@@ -117,17 +245,15 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
     EMB_USAGE(opts.k_min >= 2, "--k-min must be at least 2 (a silhouette needs two clusters), got ", opts.k_min);
     EMB_USAGE(opts.k_max >= opts.k_min, "--k-max (", opts.k_max, ") must not be below --k-min (", opts.k_min, ")");
     EMB_USAGE(opts.silhouette_sample >= 2, "--silhouette-sample must be at least 2, got ", opts.silhouette_sample);
-    EMB_EXPECTS(opts.k_max <= embeddings.n, "--k-max ", opts.k_max, " exceeds the ", embeddings.n,
-                " points to cluster");
+    EMB_EXPECTS(opts.k_max <= n, "--k-max ", opts.k_max, " exceeds the ", n, " points to cluster");
   }
-  const ConstMatrixView x{embeddings.vectors.data(), embeddings.n, embeddings.dim};
   std::vector<float> weights;
   if (!opts.weights.empty()) {
     const std::optional<DatasetRef> ref = parse_dataset_ref(opts.weights);
     EMB_USAGE(ref, "--weights must name a dataset as FILE.h5:/path, got '", opts.weights, "'");
     weights = io::read_float_vector(ref->file, ref->path);
-    EMB_EXPECTS(static_cast<int64_t>(weights.size()) == embeddings.n, "--weights ", opts.weights, " has ",
-                weights.size(), " values but there are ", embeddings.n, " points to cluster");
+    EMB_EXPECTS(static_cast<int64_t>(weights.size()) == n, "--weights ", opts.weights, " has ", weights.size(),
+                " values but there are ", n, " points to cluster");
   }
 
   KMeansOptions ko;
@@ -146,8 +272,8 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
   io::EmbeddingSet start;
   if (init_ref) {
     start = read_dataset(*init_ref);
-    EMB_EXPECTS(start.n == opts.k && start.dim == embeddings.dim, "--init ", opts.init, " is ", start.n, " x ",
-                start.dim, " but the starting centres must be k x d = ", opts.k, " x ", embeddings.dim);
+    EMB_EXPECTS(start.n == opts.k && start.dim == x.cols, "--init ", opts.init, " is ", start.n, " x ", start.dim,
+                " but the starting centres must be k x d = ", opts.k, " x ", x.cols);
   }
   // A scan counts its k-means runs one after another on one progress line.
   const int steps = opts.k_auto ? opts.k_max - opts.k_min + 1 : 1;
@@ -197,7 +323,7 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
               {"backend", backend.name()}};
   if (opts.k_auto) {
     const auto best = static_cast<size_t>(scan.best_k - opts.k_min);
-    const int64_t sampled = std::min<int64_t>(opts.silhouette_sample, embeddings.n);
+    const int64_t sampled = std::min<int64_t>(opts.silhouette_sample, n);
     c.params["k_auto"] = true;
     c.params["k_min"] = opts.k_min;
     c.params["k_max"] = opts.k_max;
@@ -225,6 +351,60 @@ io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStag
     report(fmt("k-means (%s, %s): k = %d, inertia %.6g after %d iterations (%s) in %.2f s", opts.metric.c_str(),
                init_ref ? "given centres" : opts.init.c_str(), k, km.inertia, km.iterations,
                init_ref ? "one run" : fmt("best of %d", opts.n_init).c_str(), secs));
+  return c;
+}
+
+}  // namespace
+
+io::Clustering run_predict(const io::EmbeddingSet& points, const PredictStageOptions& opts, Backend& backend,
+                           const Report& report) {
+  const io::StoreReader fit_file(opts.fit);
+  const io::Clustering fit = fit_file.clustering(opts.name);
+  EMB_EXPECTS(fit.method == "hdbscan" && fit.density, opts.fit, ": clustering '", opts.name, "' is ", fit.method,
+              ", not hdbscan; predict assigns new points to an HDBSCAN clustering");
+  const std::string input = fit.params.value("input", std::string("/embeddings/vectors"));
+  io::EmbeddingSet fitted;
+  if (input == "/embeddings/vectors") {
+    fitted = fit_file.embeddings();
+  } else {
+    const std::optional<DatasetRef> ref = parse_dataset_ref(input);
+    EMB_EXPECTS(ref, opts.fit, ": clustering '", opts.name, "' records its input as '", input,
+                "', which is not FILE.h5:/dataset");
+    fitted = read_dataset(*ref);
+  }
+  EMB_EXPECTS(fitted.n == static_cast<int64_t>(fit.labels.size()), opts.fit, ": clustering '", opts.name, "' has ",
+              fit.labels.size(), " labels but its input ", input, " has ", fitted.n, " points");
+  EMB_EXPECTS(points.dim == fitted.dim, "the new points have ", points.dim, " dimensions but clustering '", opts.name,
+              "' of ", opts.fit, " was fitted on ", fitted.dim);
+  const std::string metric_name = fit.params.value("metric", std::string("l2"));
+  const Metric metric = metric_name == "cosine" ? Metric::Cosine : Metric::L2;
+  const int64_t min_samples = fit.params.value("min_samples", int64_t{5});
+  const auto t0 = std::chrono::steady_clock::now();
+  ConstMatrixView f{fitted.vectors.data(), fitted.n, fitted.dim};
+  ConstMatrixView q{points.vectors.data(), points.n, points.dim};
+  Matrix rf, rq;
+  if (fit.reduction) {
+    rf = reduce(backend, *fit.reduction, f);
+    rq = reduce(backend, *fit.reduction, q);
+    f = rf.view();
+    q = rq.view();
+  }
+  const HdbscanPrediction p = hdbscan_predict(backend, f, q, fit.density->condensed_tree, fit.density->selected,
+                                              fit.density->prediction_core_distances, min_samples, metric);
+  io::Clustering c;
+  c.name = opts.out_name.empty() ? opts.name : opts.out_name;
+  c.method = "hdbscan-predict";
+  c.labels = p.labels;
+  c.probabilities.assign(p.probabilities.begin(), p.probabilities.end());
+  c.n_clusters = fit.n_clusters;
+  c.inertia = std::numeric_limits<double>::quiet_NaN();
+  c.seconds = seconds_since(t0);
+  int64_t noise = 0;
+  for (int32_t l : c.labels) noise += l < 0;
+  c.params = {{"fit", opts.fit}, {"clustering", opts.name}, {"metric", metric_name}, {"min_samples", min_samples},
+              {"noise", noise}, {"backend", backend.name()}};
+  report(fmt("predicted %lld points against '%s' of %s (%lld clusters): %lld noise in %.2f s", (long long)points.n,
+             opts.name.c_str(), opts.fit.c_str(), (long long)fit.n_clusters, (long long)noise, c.seconds));
   return c;
 }
 

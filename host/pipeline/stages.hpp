@@ -3,6 +3,7 @@
 // composes them and owns the file. Every stage reports what it did through
 // `Report` so the CLI decides what the user sees.
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,17 @@ struct ClusterStageOptions {
   bool progress = true;
   int64_t batch_size = 0;  ///< mini-batch k-means with batches of this many rows; 0: full Lloyd
   std::string weights;     ///< FILE.h5:/dataset of one sample weight per row; empty: all 1
+  std::string reduce;      ///< "pca:N": cluster the points projected on their top N principal axes; empty: none
+  // HDBSCAN (HdbscanOptions):
+  int64_t min_cluster_size = 5;
+  int64_t min_samples = 0;             ///< 0: min_cluster_size
+  std::string cluster_selection = "eom";  ///< eom or leaf
+  double cluster_selection_epsilon = 0.0;
+  double cluster_selection_epsilon_max = std::numeric_limits<double>::infinity();
+  bool allow_single_cluster = false;
+  int64_t max_cluster_size = 0;        ///< 0: no limit
+  std::string mst = "auto";            ///< auto, exact or knn
+  int knn = 0;                         ///< neighbours kept per point; 0: automatic
 };
 
 /// @brief Clusters the embeddings. An --init dataset is read here (one run from
@@ -67,6 +79,22 @@ struct ClusterStageOptions {
 ///         k_auto among them), emb::InputError for data it cannot cluster, an
 ///         --init dataset that cannot be read or has the wrong shape.
 io::Clustering run_cluster(const io::EmbeddingSet& embeddings, const ClusterStageOptions& opts, Backend& backend,
+                           const Report& report);
+
+/// @brief What run_predict is asked to do.
+struct PredictStageOptions {
+  std::string fit;           ///< the embclust file holding the HDBSCAN clustering
+  std::string name = "hdbscan";  ///< that clustering's name
+  std::string out_name;      ///< name of the predicted clustering; defaults to name
+};
+
+/// @brief approximate_predict: labels and probabilities of `points` against the
+///        HDBSCAN clustering `opts.name` of `opts.fit` (its fitted points are read
+///        from that file, or from the dataset its params name as input), as a
+///        clustering with method "hdbscan-predict".
+/// @throws emb::InputError when the fit cannot be read, is not HDBSCAN, or the
+///         dimensions differ.
+io::Clustering run_predict(const io::EmbeddingSet& points, const PredictStageOptions& opts, Backend& backend,
                            const Report& report);
 
 /// @brief A dataset of an HDF5 file, written FILE.h5:/path on the command line.

@@ -1,0 +1,79 @@
+#pragma once
+// HDBSCAN's graph half, written once against the Backend: the k-nearest-neighbour
+// graph (core distances) and the minimum spanning tree of the mutual-reachability
+// graph, by Boruvka. Distances here are squared Euclidean; the caller maps them
+// to its metric at the end (a monotone map keeps the same tree).
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "host/backend/backend.hpp"
+#include "host/cluster/hdbscan_tree.hpp"
+#include "host/core/matrix.hpp"
+
+namespace emb {
+
+class KdTree;
+
+/// @brief The k nearest rows of every row of x, the row itself included (first,
+///        unless it has duplicates): n x k indices and squared distances, nearest
+///        first (lower index first on equal distances). The distances are exact:
+///        recomputed from the rows in double precision.
+struct KnnGraph {
+  int64_t n = 0;
+  int k = 0;
+  std::vector<int32_t> idx;
+  std::vector<double> dist2;
+  const int32_t* row_idx(int64_t i) const { return idx.data() + i * k; }
+  const double* row_dist2(int64_t i) const { return dist2.data() + i * k; }
+};
+
+/// @brief Builds the graph: with `tree` from its exact queries, else from the
+///        backend's k_nearest (candidates ranked by the GEMM distance, a few more
+///        than k, then re-ranked by exact distances). 1 <= k <= x.rows.
+KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
+                   const std::function<void(int64_t done)>& on_rows = {});
+
+/// @brief As knn_graph, for the rows of q (not necessarily rows of x): row i of
+///        the result lists q_i's k nearest rows of x. `tree` indexes x.
+KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k, const KdTree* tree,
+                   const std::function<void(int64_t done)>& on_rows = {});
+
+/// @brief How the spanning tree is found.
+enum class MstMethod {
+  Exact,  ///< Boruvka over the complete mutual-reachability graph
+  Knn,    ///< the spanning forest of the k-NN graph, its components joined by exact Boruvka
+};
+
+/// @brief What mutual_reachability_mst did.
+struct MstStats {
+  int rounds = 0;              ///< Boruvka rounds
+  int64_t certified = 0;       ///< lightest outgoing edges proven from the k-NN lists alone
+  int64_t searched = 0;        ///< rows whose lightest outgoing edge needed a search of all points
+  int64_t knn_edges = 0;       ///< Knn: edges taken from the k-NN graph before the repair
+};
+
+/// @brief The minimum spanning tree of the complete graph on the rows of x with
+///        weights max(core2[a], core2[b], ||x_a - x_b||^2), as n - 1 edges whose
+///        weight is that squared mutual-reachability distance (computed in double).
+///        Edges are compared by (weight, lower end, higher end), so the tree is
+///        unique and the same on every backend up to rounding of the distances.
+///
+///        Exact Boruvka: each round finds every component's lightest outgoing edge.
+///        A row's lightest edge is proven from its k-NN list when the best list
+///        entry in another component beats every row outside the list
+///        (max(core2, last list distance)); otherwise the row is searched against
+///        all rows (nearest_other_component, or the k-d tree), lowest lower bound
+///        first, and only while its bound is below its component's best so far.
+/// @param core2 n squared core distances
+std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x, const KnnGraph& knn,
+                                             const std::vector<double>& core2, MstMethod method, KdTree* tree,
+                                             MstStats* stats = nullptr,
+                                             const std::function<void(int64_t components)>& on_round = {});
+
+/// @brief The exact squared distance between rows a and b, in double.
+double exact_dist2(ConstMatrixView x, int64_t a, int64_t b);
+/// @brief The exact squared distance between two d-vectors, in double.
+double exact_dist2(const float* p, const float* q, int64_t d);
+
+}  // namespace emb

@@ -1,0 +1,359 @@
+// CPU backend, neighbour ops: k_nearest and nearest_other_component (HDBSCAN's
+// core distances and Boruvka steps). Both cut the work into units of (a block of
+// query rows, a range of tiles of x): per tile one single-threaded GEMM, then the
+// per-row selection while the tile is still in cache. Units depend on the sizes
+// only, and per-unit results merge in unit order, so the result is the same for
+// any thread count.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "host/cpu/cpu_backend.hpp"
+
+namespace emb {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+// Query rows per GEMM, and rows of x per tile: a 256 x 1024 tile (1 MiB) stays in
+// cache between its GEMM and the selection that reads it.
+constexpr int64_t kBlockRows = 256;
+constexpr int64_t kTileRows = 1024;
+// The selection compares the bound with the minimum of this many distances at once.
+constexpr int64_t kChunk = 32;
+// Up to this k a sorted buffer (insertion is a short shift), above it a heap.
+constexpr int kSortedMaxK = 32;
+// With fewer query blocks than this, x is split into ranges of tiles too, so that
+// all threads have work when only a few rows are asked about.
+constexpr int64_t kMinUnits = 16;
+// Most bytes of per-range partial results k_nearest keeps for such a split.
+constexpr int64_t kPartialBytes = int64_t{64} << 20;
+// Below this much work (multiply-adds) a call runs on the calling thread alone.
+constexpr int64_t kParallelMinWork = int64_t{1} << 16;
+
+struct Neighbour {
+  float d;
+  int32_t j;
+};
+
+// (distance, index) lexicographic: the order both ops rank candidates by.
+bool before(const Neighbour& a, const Neighbour& b) { return a.d < b.d || (a.d == b.d && a.j < b.j); }
+
+// The k best (distance, index) pairs seen so far, in storage the caller owns.
+// Candidates come in increasing index, so a new one enters only when strictly
+// nearer than the current k-th: on equal distances the earlier (lower) index stays.
+// +inf and NaN distances never enter.
+class KBest {
+ public:
+  KBest(Neighbour* buf, int k) : buf_(buf), k_(k), heap_(k > kSortedMaxK) {}
+  void reset() { n_ = 0; }
+  /// A candidate must be below this to enter.
+  float bound() const { return n_ < k_ ? kInf : (heap_ ? buf_[0].d : buf_[k_ - 1].d); }
+  /// Adds (d, j); d < bound() and j above every index held.
+  void push(float d, int32_t j) {
+    if (heap_) {
+      if (n_ == k_) std::pop_heap(buf_, buf_ + n_--, before);  // drop the worst
+      buf_[n_++] = {d, j};
+      std::push_heap(buf_, buf_ + n_, before);
+      return;
+    }
+    int p = n_ < k_ ? n_++ : k_ - 1;
+    for (; p > 0 && buf_[p - 1].d > d; --p) buf_[p] = buf_[p - 1];
+    buf_[p] = {d, j};
+  }
+  /// Sorts the list nearest first; returns how many it holds (k unless fewer
+  /// candidates had a finite distance).
+  int finish() {
+    if (heap_) std::sort_heap(buf_, buf_ + n_, before);
+    return n_;
+  }
+  const Neighbour* data() const { return buf_; }
+
+ private:
+  Neighbour* buf_;
+  int k_;
+  int n_ = 0;
+  bool heap_;
+};
+
+// How the work is cut: blocks of query rows x ranges of tiles of x.
+struct Plan {
+  int64_t blocks, tiles, ranges;
+  int64_t units() const { return blocks * ranges; }
+  int64_t tile_begin(int64_t r) const { return tiles * r / ranges; }
+};
+
+Plan make_plan(int64_t q_rows, int64_t x_rows, int64_t max_ranges) {
+  Plan p;
+  p.blocks = (q_rows + kBlockRows - 1) / kBlockRows;
+  p.tiles = (x_rows + kTileRows - 1) / kTileRows;
+  const int64_t want = (kMinUnits + p.blocks - 1) / p.blocks;
+  p.ranges = std::clamp<int64_t>(want, 1, std::min(p.tiles, std::max<int64_t>(max_ranges, 1)));
+  return p;
+}
+
+double squared_norm(const float* v, int64_t d) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(v[j]) * v[j];
+  return s;
+}
+
+// Squared row norms in float (summed in double), as nearest_centroids keeps them.
+std::vector<float> squared_norms(ConstMatrixView x, int threads) {
+  std::vector<float> out(static_cast<size_t>(x.rows));
+#pragma omp parallel for num_threads(threads) schedule(static) if (x.size() >= kParallelMinWork)
+  for (int64_t i = 0; i < x.rows; ++i) out[i] = static_cast<float>(squared_norm(x.row(i), x.cols));
+  return out;
+}
+
+// tile (m x w, row-major) = -2 q x^T, q m x d, x w x d.
+void gemm_minus2(const float* q, int64_t m, const float* x, int64_t w, int64_t d, float* tile) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(w),
+              static_cast<blasint>(d), -2.0f, q, static_cast<blasint>(d), x, static_cast<blasint>(d), 0.0f, tile,
+              static_cast<blasint>(w));
+}
+
+// Turns a tile row of -2 q.x (indices base + j) into squared distances
+// ||q||^2 + (||x||^2 - 2 q.x), clamped at 0 (NaN passes through), and offers them
+// to the list. One pass: per chunk the distances and their minimum (vectorized),
+// and only a chunk with something below the list's bound is looked at again.
+void select_row(float* t, const float* xn, int64_t w, float qn, int32_t base, KBest& list) {
+  const auto distance = [&](int64_t j) {
+    const float v = qn + (xn[j] + t[j]);
+    return v < 0.0f ? 0.0f : v;
+  };
+  const auto offer = [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
+  };
+  int64_t c = 0;
+  for (; c + kChunk <= w; c += kChunk) {
+    float low = kInf;
+#pragma omp simd reduction(min : low)
+    for (int64_t j = c; j < c + kChunk; ++j) {
+      const float v = distance(j);
+      t[j] = v;
+      low = v < low ? v : low;
+    }
+    if (low < list.bound()) offer(c, c + kChunk);
+  }
+  for (int64_t j = c; j < w; ++j) t[j] = distance(j);
+  offer(c, w);
+}
+
+// OpenBLAS keeps one global thread count for GEMMs outside an active parallel
+// region (as in cpu_backend.cpp): set it only when it differs; a non-OpenMP build
+// gets one, since it would start threads of its own inside our regions.
+void use_blas_threads(int threads) {
+  if (openblas_get_parallel() != OPENBLAS_OPENMP) threads = 1;
+  if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
+}
+
+// Per tile of x, what lets nearest_other_component skip rows: the smallest core
+// distance in the tile, and whether all its rows share one component.
+struct TileFacts {
+  float min_core2;
+  int32_t component;  // the tile's component when `uniform`
+  bool uniform;
+};
+
+std::vector<TileFacts> tile_facts(int64_t x_rows, int64_t tiles, const float* core2, const int32_t* component) {
+  std::vector<TileFacts> f(static_cast<size_t>(tiles));
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t b = t * kTileRows, e = std::min(x_rows, b + kTileRows);
+    TileFacts tf{kInf, component[b], true};
+    for (int64_t j = b; j < e; ++j) {
+      tf.min_core2 = std::min(tf.min_core2, core2[j]);
+      tf.uniform = tf.uniform && component[j] == tf.component;
+    }
+    f[t] = tf;
+  }
+  return f;
+}
+
+}  // namespace
+
+void CpuBackend::k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) {
+  const int64_t n = q.rows, d = q.cols;
+  if (n == 0) return;
+  assert(x.cols == d && k >= 1 && k <= x.rows);
+  const std::vector<float> xn = squared_norms(x, threads_);
+  const Plan plan = make_plan(n, x.rows, kPartialBytes / (n * k * static_cast<int64_t>(sizeof(Neighbour))));
+  // With several ranges of tiles, each range's sorted lists (padded with -1 / +inf),
+  // merged below in range order.
+  std::vector<Neighbour> partial(plan.ranges > 1 ? static_cast<size_t>(plan.ranges * n * k) : 0);
+
+  use_blas_threads(threads_);
+#pragma omp parallel num_threads(threads_) if (n * x.rows * d >= kParallelMinWork)
+  {
+    // Per-thread scratch, allocated once per call.
+    const int64_t block = std::min(kBlockRows, n);
+    std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, x.rows)));
+    std::vector<float> qn(static_cast<size_t>(block));
+    std::vector<Neighbour> store(static_cast<size_t>(block * k));
+    std::vector<KBest> lists;
+    lists.reserve(static_cast<size_t>(block));
+    for (int64_t i = 0; i < block; ++i) lists.emplace_back(store.data() + i * k, k);
+
+#pragma omp for schedule(dynamic)
+    for (int64_t u = 0; u < plan.units(); ++u) {
+      const int64_t bi = u / plan.ranges, r = u % plan.ranges;
+      const int64_t b = bi * kBlockRows, m = std::min(kBlockRows, n - b);
+      for (int64_t i = 0; i < m; ++i) {
+        lists[i].reset();
+        qn[i] = static_cast<float>(squared_norm(q.row(b + i), d));
+      }
+      for (int64_t t = plan.tile_begin(r); t < plan.tile_begin(r + 1); ++t) {
+        const int64_t base = t * kTileRows, w = std::min(kTileRows, x.rows - base);
+        gemm_minus2(q.row(b), m, x.row(base), w, d, tile.data());
+        for (int64_t i = 0; i < m; ++i) {
+          select_row(tile.data() + i * w, xn.data() + base, w, qn[i], static_cast<int32_t>(base), lists[i]);
+        }
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        const int held = lists[i].finish();
+        const Neighbour* s = lists[i].data();
+        if (plan.ranges == 1) {
+          int32_t* oi = idx + (b + i) * k;
+          float* od = dist2 + (b + i) * k;
+          for (int t = 0; t < k; ++t) {
+            oi[t] = t < held ? s[t].j : -1;
+            od[t] = t < held ? s[t].d : kInf;
+          }
+        } else {
+          Neighbour* p = partial.data() + (r * n + b + i) * k;
+          std::copy_n(s, held, p);
+          std::fill(p + held, p + k, Neighbour{kInf, -1});
+        }
+      }
+    }
+  }
+  if (plan.ranges == 1) return;
+
+  // Ranges hold increasing indices, so merging them in order keeps the lower index
+  // on equal distances; each range's list is sorted, so it stops at the bound.
+#pragma omp parallel num_threads(threads_) if (n * k * plan.ranges >= kParallelMinWork)
+  {
+    std::vector<Neighbour> store(static_cast<size_t>(k));
+    KBest list(store.data(), k);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      list.reset();
+      for (int64_t r = 0; r < plan.ranges; ++r) {
+        const Neighbour* p = partial.data() + (r * n + i) * k;
+        for (int t = 0; t < k && p[t].d < list.bound(); ++t) list.push(p[t].d, p[t].j);
+      }
+      const int held = list.finish();
+      for (int t = 0; t < k; ++t) {
+        idx[i * k + t] = t < held ? store[t].j : -1;
+        dist2[i * k + t] = t < held ? store[t].d : kInf;
+      }
+    }
+  }
+}
+
+void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                                         const int32_t* component, int32_t* nearest, float* weight2) {
+  const int64_t d = x.cols;
+  if (n_rows == 0) return;
+  assert(x.rows >= 1 && rows && core2 && component && nearest && weight2);
+  const std::vector<float> xn = squared_norms(x, threads_);
+  const Plan plan = make_plan(n_rows, x.rows, std::numeric_limits<int64_t>::max());
+  const std::vector<TileFacts> facts = tile_facts(x.rows, plan.tiles, core2, component);
+  // With several ranges of tiles, each range's best per row, merged below in order.
+  std::vector<Neighbour> partial(plan.ranges > 1 ? static_cast<size_t>(plan.ranges * n_rows) : 0);
+
+  use_blas_threads(threads_);
+#pragma omp parallel num_threads(threads_) if (n_rows * x.rows * d >= kParallelMinWork)
+  {
+    // Per-thread scratch, allocated once per call: the block's rows gathered, and
+    // the rows a tile can still improve gathered again (the GEMM skips the rest).
+    const int64_t block = std::min(kBlockRows, n_rows);
+    std::vector<float> qb(static_cast<size_t>(block * d)), active_rows(static_cast<size_t>(block * d));
+    std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, x.rows)));
+    std::vector<float> qn(static_cast<size_t>(block)), cr(static_cast<size_t>(block));
+    std::vector<int32_t> comp(static_cast<size_t>(block)), active(static_cast<size_t>(block));
+    std::vector<Neighbour> best(static_cast<size_t>(block));
+
+#pragma omp for schedule(dynamic)
+    for (int64_t u = 0; u < plan.units(); ++u) {
+      const int64_t bi = u / plan.ranges, r = u % plan.ranges;
+      const int64_t b = bi * kBlockRows, m = std::min(kBlockRows, n_rows - b);
+      for (int64_t i = 0; i < m; ++i) {
+        const int32_t row = rows[b + i];
+        assert(row >= 0 && row < x.rows);
+        std::copy_n(x.row(row), d, qb.data() + i * d);
+        qn[i] = xn[row];
+        cr[i] = core2[row];
+        comp[i] = component[row];
+        best[i] = {kInf, -1};
+      }
+      for (int64_t t = plan.tile_begin(r); t < plan.tile_begin(r + 1); ++t) {
+        // A row gains nothing from a tile all in its own component, or when even the
+        // tile's smallest core distance cannot beat what it has (w >= both cores).
+        int64_t na = 0;
+        for (int64_t i = 0; i < m; ++i)
+          if (!(facts[t].uniform && comp[i] == facts[t].component) && std::max(cr[i], facts[t].min_core2) < best[i].d)
+            active[na++] = i;
+        if (na == 0) continue;
+        const float* qa = qb.data();
+        if (na < m) {
+          for (int64_t a = 0; a < na; ++a) std::copy_n(qb.data() + active[a] * d, d, active_rows.data() + a * d);
+          qa = active_rows.data();
+        }
+        const int64_t base = t * kTileRows, w = std::min(kTileRows, x.rows - base);
+        gemm_minus2(qa, na, x.row(base), w, d, tile.data());
+        const float* xn_t = xn.data() + base;
+        const float* core_t = core2 + base;
+        const int32_t* comp_t = component + base;
+        for (int64_t a = 0; a < na; ++a) {
+          const int64_t i = active[a];
+          float* ti = tile.data() + a * w;
+          const float qni = qn[i], cri = cr[i];
+          const int32_t ci = comp[i];
+          // w = max(core2[r], core2[j], d2) for j in another component, +inf otherwise.
+          float low = kInf;
+#pragma omp simd reduction(min : low)
+          for (int64_t j = 0; j < w; ++j) {
+            float v = qni + (xn_t[j] + ti[j]);
+            v = v < 0.0f ? 0.0f : v;
+            v = v < core_t[j] ? core_t[j] : v;
+            v = v < cri ? cri : v;
+            v = comp_t[j] == ci ? kInf : v;
+            ti[j] = v;
+            low = v < low ? v : low;
+          }
+          if (low < best[i].d) {  // strict: an earlier tile's lower index keeps a tie
+            const int64_t j = std::find(ti, ti + w, low) - ti;
+            best[i] = {low, static_cast<int32_t>(base + j)};
+          }
+        }
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        if (plan.ranges == 1) {
+          nearest[b + i] = best[i].j;
+          weight2[b + i] = best[i].d;
+        } else {
+          partial[r * n_rows + b + i] = best[i];
+        }
+      }
+    }
+  }
+  if (plan.ranges == 1) return;
+  // Ranges in order, strictly better only: the lowest index wins a tie.
+  for (int64_t t = 0; t < n_rows; ++t) {
+    Neighbour b{kInf, -1};
+    for (int64_t r = 0; r < plan.ranges; ++r)
+      if (partial[r * n_rows + t].d < b.d) b = partial[r * n_rows + t];
+    nearest[t] = b.j;
+    weight2[t] = b.d;
+  }
+}
+
+}  // namespace emb
