@@ -19,6 +19,7 @@
 #include "cuda/encoder_ops.cuh"
 #include "cuda/k_nearest.cuh"
 #include "cuda/nearest_centroids.cuh"
+#include "cuda/pca_ops.cuh"
 #include "cuda/nearest_other_component.cuh"
 #include "cuda/normalize_rows.cuh"
 #include "cuda/pinned_buffer.cuh"
@@ -39,29 +40,30 @@ class CudaBackend final : public Backend {
     name_ = "cuda:" + std::to_string(device_) + " (" + device_description(device_) + ")";
   }
   ~CudaBackend() override {
+    if (solver_) cusolverDnDestroy(solver_);
     if (blas_) cublasDestroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
   std::string name() const override { return name_; }
   bool is_gpu() const override { return true; }
-  bool supports(Op op) const override {
-    switch (op) {
-      case Op::Covariance:
-      case Op::SymmetricEigen:
-      case Op::Project:
-        return false;  // not yet on the GPU: the DispatchBackend routes them to the CPU
-      default:
-        return true;
+  bool supports(Op) const override { return true; }
+  void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    covariance_from_host(blas_, x, mean, cov, pca_);
+  }
+  void symmetric_eigen(BasicMatrixView<const double> a, double* values, BasicMatrixView<double> vectors) override {
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    if (!solver_) {
+      if (cusolverDnCreate(&solver_) != CUSOLVER_STATUS_SUCCESS || cusolverDnSetStream(solver_, stream_) !=
+                                                                         CUSOLVER_STATUS_SUCCESS)
+        throw RuntimeError("cuSOLVER could not be initialised on cuda:" + std::to_string(device_));
     }
+    symmetric_eigen_from_host(solver_, a, values, vectors, pca_);
   }
-  void covariance(ConstMatrixView, double*, BasicMatrixView<double>) override { not_supported("covariance"); }
-  void symmetric_eigen(BasicMatrixView<const double>, double*, BasicMatrixView<double>) override {
-    not_supported("symmetric_eigen");
-  }
-  void project(ConstMatrixView, const float*, ConstMatrixView, MatrixView) override { not_supported("project"); }
-  [[noreturn]] static void not_supported(const char* op) {
-    throw RuntimeError(std::string("the CUDA backend has no ") + op + " op yet");
+  void project(ConstMatrixView x, const float* mean, ConstMatrixView components, MatrixView out) override {
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    project_from_host(blas_, x, mean, components, out, pca_);
   }
   std::unique_ptr<EncoderOps> make_encoder_ops() override {
     if (!options_.encoder) return nullptr;
@@ -374,6 +376,8 @@ class CudaBackend final : public Backend {
   CudaOptions options_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
+  cusolverDnHandle_t solver_ = nullptr;  // created on the first symmetric_eigen
+  PcaScratch pca_;
   std::string name_;
   Held held_;
   DeviceBuffer<float> x_block_, c_, tile_, dist_, weights_;

@@ -98,6 +98,9 @@ TEST_P(HdbscanMst, ExactBoruvkaMatchesPrim) {
   // The k-NN-graph tree with exact repair spans too and is never lighter.
   o.mst = MstChoice::Knn;
   const HdbscanResult k = hdbscan(cpu, x.view(), o);
+  EXPECT_EQ(k.stats.mst, MstMethod::Knn);
+  EXPECT_GT(k.stats.mst_stats.knn_edges, c.n / 2) << "most edges come from the k-NN graph";
+  EXPECT_LE(k.stats.mst_stats.knn_edges, c.n - 1);
   EXPECT_GE(k.mst_weight(), want * (1 - 1e-12));
   EXPECT_LE(k.mst_weight(), want * 1.05);
 }

@@ -145,7 +145,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
       for (int t = 0; t < knn.k; ++t) {
         const int32_t j = knn.row_idx(i)[t];
         if (j == i) continue;
-        const auto [a, b] = std::minmax(static_cast<int32_t>(i), j);
+        const int32_t a = std::min(static_cast<int32_t>(i), j), b = std::max(static_cast<int32_t>(i), j);
         cand.push_back({std::max({core2[i], core2[j], knn.row_dist2(i)[t]}), a, b});
       }
     std::sort(cand.begin(), cand.end(), [](const Cand& p, const Cand& q) { return p.better_than(q); });
