@@ -3,6 +3,7 @@
 // single-threaded inside a parallel region), then the per-row work while the block
 // is still in cache. Blocks do not depend on the thread count, so neither do results.
 #include "host/cpu/cpu_backend.hpp"
+#include "host/cpu/blas_threads.hpp"
 
 #include <cblas.h>
 #include <omp.h>
@@ -16,6 +17,8 @@
 #include "host/core/error.hpp"
 
 namespace emb {
+
+using cpu::use_blas_threads;
 namespace {
 
 // A thread's block x k distance tile stays near this size (cache, not memory) ...
@@ -60,15 +63,6 @@ void direct_minus2(const float* xi, ConstMatrixView c, float* out) {
     for (int64_t t = 0; t < c.cols; ++t) dot += xi[t] * cj[t];
     out[j] = -2.0f * dot;
   }
-}
-
-// OpenBLAS keeps one global thread count, which it uses outside an active parallel
-// region; set it only when it differs, so two backends with different counts can
-// be used one after the other. A non-OpenMP build would start threads of its own
-// inside our regions, so it gets one.
-void use_blas_threads(int threads) {
-  if (openblas_get_parallel() != OPENBLAS_OPENMP) threads = 1;
-  if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
 }
 
 }  // namespace

@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "host/cpu/cpu_backend.hpp"
+#include "host/cpu/blas_threads.hpp"
 
 namespace emb {
+
+using cpu::use_blas_threads;
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -145,14 +148,6 @@ void select_row(float* t, const float* xn, int64_t w, float qn, int32_t base, KB
   }
   for (int64_t j = c; j < w; ++j) t[j] = distance(j);
   offer(c, w);
-}
-
-// OpenBLAS keeps one global thread count for GEMMs outside an active parallel
-// region (as in cpu_backend.cpp): set it only when it differs; a non-OpenMP build
-// gets one, since it would start threads of its own inside our regions.
-void use_blas_threads(int threads) {
-  if (openblas_get_parallel() != OPENBLAS_OPENMP) threads = 1;
-  if (openblas_get_num_threads() != threads) openblas_set_num_threads(threads);
 }
 
 // Per tile of x, what lets nearest_other_component skip rows: the smallest core

@@ -14,6 +14,7 @@
 
 #include "host/core/error.hpp"
 #include "host/cpu/cpu_backend.hpp"
+#include "host/cpu/blas_threads.hpp"
 
 // LAPACK's symmetric eigensolver (MRRR), exported by OpenBLAS. The trailing
 // arguments are the lengths of the three character arguments, as gfortran passes them.
@@ -102,6 +103,9 @@ void CpuBackend::symmetric_eigen(BasicMatrixView<const double> a, double* values
   const int64_t n = a.rows;
   assert(a.cols == n && vectors.rows == n && vectors.cols == n);
   if (n == 0) return;
+  // dsyevr makes many small BLAS calls: with OpenBLAS's OpenMP threads each one
+  // opens a parallel region, and their spin-waits cost far more than the work.
+  cpu::use_blas_threads(1);
   // Row-major lower triangle = column-major upper triangle: LAPACK reads "U".
   std::vector<double> work_a(a.data, a.data + n * n);
   std::vector<double> w(static_cast<size_t>(n)), z(static_cast<size_t>(n * n));
