@@ -103,11 +103,7 @@ class CountingBackend final : public Backend {
   std::unique_ptr<Backend> cpu_ = make_cpu_backend(2);
 };
 
-inline double dist2_exact(const float* a, const float* b, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += (static_cast<double>(a[j]) - b[j]) * (static_cast<double>(a[j]) - b[j]);
-  return s;
-}
+using test::dist2_exact;
 
 // Greedy k-means++ as kmeans_plusplus documents it, with exact distances: the
 // first centre is row rng() % n; each next one the lowest-potential of

@@ -24,17 +24,8 @@ constexpr float kPoison = std::numeric_limits<float>::quiet_NaN();
 constexpr int32_t kGuardIndex = -12345;
 constexpr int kGuard = 4;  // guard values after every output
 
-double dist2_exact(const float* a, const float* b, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += (static_cast<double>(a[j]) - b[j]) * (static_cast<double>(a[j]) - b[j]);
-  return s;
-}
-
-double norm2_exact(const float* a, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * a[j];
-  return s;
-}
+using test::dist2_exact;
+using test::norm2_exact;
 
 // Rounding allowance for a float distance between rows a and b (GEMM form).
 double tolerance(const float* a, const float* b, int64_t d) {

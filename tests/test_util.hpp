@@ -69,4 +69,18 @@ inline double adjusted_rand_index(const std::vector<int32_t>& a, const std::vect
   return (index - expected) / (max_index - expected);
 }
 
+/// @brief Squared L2 distance between two d-vectors, in double.
+inline double dist2_exact(const float* a, const float* b, int64_t d) {
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += (static_cast<double>(a[j]) - b[j]) * (static_cast<double>(a[j]) - b[j]);
+  return s;
+}
+
+/// @brief Squared L2 norm of a d-vector, in double.
+inline double norm2_exact(const float* a, int64_t d) {
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * a[j];
+  return s;
+}
+
 }  // namespace emb::test

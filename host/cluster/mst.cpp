@@ -18,7 +18,10 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Rows per backend call: queries of k_nearest, searched rows of nearest_other_component.
 constexpr int64_t kKnnBlock = 8192;
+// A GPU wants bigger batches: each call re-sends the core distances and components,
+// and a GEMM of 2048 rows leaves much of it idle.
 constexpr int64_t kSearchBlock = 2048;
+constexpr int64_t kGpuSearchBlock = 16384;
 // Extra candidates k_nearest returns beyond k, re-ranked by exact distance: the
 // GEMM distance can misorder points whose distances differ by its rounding.
 constexpr int kKnnMargin = 8;
@@ -162,6 +165,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   if (tree) tree->set_core(core2f.data());
   std::vector<int32_t> rows, nearest;
   std::vector<float> w2f;
+  const int64_t search_block = backend.is_gpu() && !tree ? kGpuSearchBlock : kSearchBlock;
 
   while (static_cast<int64_t>(edges.size()) < n - 1) {
     ++st.rounds;
@@ -208,7 +212,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     if (tree) tree->set_components(comp.data());
     for (size_t o = 0; o < open.size();) {
       rows.clear();
-      for (; o < open.size() && static_cast<int64_t>(rows.size()) < kSearchBlock; ++o) {
+      for (; o < open.size() && static_cast<int64_t>(rows.size()) < search_block; ++o) {
         const int32_t i = open[o];
         if (row_bound[i] <= comp_best[comp[i]].w2) rows.push_back(i);
       }

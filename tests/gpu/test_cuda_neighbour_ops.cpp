@@ -49,17 +49,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 // floats (many query blocks and x tiles), and nothing held.
 std::vector<test::CudaLimits> limit_sets() { return {{}, {4099, -1}, {0, 0}}; }
 
-double dist2_exact(const float* a, const float* b, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += (static_cast<double>(a[j]) - b[j]) * (static_cast<double>(a[j]) - b[j]);
-  return s;
-}
-
-double norm2_exact(const float* a, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * a[j];
-  return s;
-}
+using test::dist2_exact;
+using test::norm2_exact;
 
 double tolerance(const float* a, const float* b, int64_t d) {
   return 1e-4 * (norm2_exact(a, d) + norm2_exact(b, d)) + 1e-6;
