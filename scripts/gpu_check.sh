@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with a CUDA GPU: runs the GPU-vs-CPU tests, the whole test suite,
-# the pipeline with --device cuda on the sample (and on CORPUS when given), and the
-# benchmarks, then prints a short table. Usage: scripts/gpu_check.sh [BUILD_DIR] [CORPUS]
+# the pipeline with --device cuda on the sample (and on CORPUS when given), HDBSCAN on
+# blobs (GPU vs CPU labels, time per stage, peak GPU memory), and the benchmarks, then
+# prints a short table. Usage: scripts/gpu_check.sh [BUILD_DIR] [CORPUS]
 # MODEL (default random:e5-small, which needs only multilingual-e5-small's tokenizer.json
 # in the models folder; the real weights are too large to carry to a GPU machine) is
 # the encoder of the runs, which use the CUDA encoder ops (EMBCLUST_CUDA_ENCODER, default fp32).
@@ -41,6 +42,45 @@ if [ -n "$CORPUS" ]; then
     row "run corpus --device $dev" "rc=$rc $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s total; $(grep -o 'embedded.*' "$LOG/corpus-$dev.txt")"
   done
 fi
+
+# HDBSCAN: CPU vs GPU labels at 100k x 384, GPU time per stage and peak GPU memory at
+# 100k and 1M x 384, with and without --reduce pca:32 (HDBSCAN_SIZES to change).
+python3 - "$LOG" ${HDBSCAN_SIZES:-100000 1000000} <<'PY'
+import sys, h5py, numpy as np
+log, sizes = sys.argv[1], [int(s) for s in sys.argv[2:]]
+rng = np.random.default_rng(0)
+for n in sizes:
+    centres = rng.uniform(-10, 10, (20, 384)).astype(np.float32)
+    spread = rng.uniform(0.5, 2.5, 20).astype(np.float32)
+    which = rng.integers(0, 20, n)
+    x = centres[which] + spread[which, None] * rng.standard_normal((n, 384), dtype=np.float32)
+    with h5py.File(f"{log}/blobs_{n}.h5", "w") as f:
+        f["x"] = x
+        f["truth"] = which.astype(np.int32)
+PY
+peak_mem() {  # runs "$@" while sampling the GPU's used memory; prints the peak in MiB
+  local f="$LOG/mem.txt"; : >"$f"
+  (while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits >>"$f" 2>/dev/null; sleep 0.2; done) &
+  local sampler=$!
+  "$@"; local rc=$?
+  kill $sampler 2>/dev/null; wait $sampler 2>/dev/null
+  echo "rc=$rc peak $(sort -n "$f" | tail -1) MiB"
+}
+for n in ${HDBSCAN_SIZES:-100000 1000000}; do
+  for reduce in "" "--reduce pca:32"; do
+    tag="hdbscan ${n} x 384${reduce:+ pca32}"
+    out="$LOG/hdb_${n}${reduce:+_pca}.h5"; rm -f "$out"
+    mem=$(peak_mem "$B/embclust" cluster "$out" --input "$LOG/blobs_$n.h5:/x" --method hdbscan --min-cluster-size 25 \
+          --min-samples 10 --device cuda --name gpu $reduce 2>"$LOG/hdb_${n}.txt")
+    row "$tag --device cuda" "$mem; $(grep -o '[0-9]* clusters, .*' "$LOG/hdb_${n}.txt" | head -1)"
+    if [ "$n" -le 100000 ]; then
+      "$B/embclust" cluster "$out" --input "$LOG/blobs_$n.h5:/x" --method hdbscan --min-cluster-size 25 \
+        --min-samples 10 --device cpu --name cpu $reduce 2>"$LOG/hdb_${n}_cpu.txt"
+      row "$tag --device cpu" "rc=$? $(grep -o '[0-9]* clusters, .*' "$LOG/hdb_${n}_cpu.txt" | head -1)"
+      row "$tag labels GPU = CPU" "$(python3 -c "import h5py,numpy as n; f=h5py.File('$out'); a=f['clusters/gpu/labels'][()]; b=f['clusters/cpu/labels'][()]; print('identical' if (a==b).all() else f'{(a!=b).sum()} differ')")"
+    fi
+  done
+done
 
 for b in "$B"/bench/bench_*; do
   [ -x "$b" ] || continue
