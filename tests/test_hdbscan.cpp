@@ -138,6 +138,12 @@ TEST(Hdbscan, FindsSeparatedBlobsAndIsDeterministic) {
       EXPECT_EQ(a.tree.probabilities[a.tree.exemplars[e]], 1.0);
     }
   EXPECT_EQ(a.tree.single_linkage.size(), 4u * 1499);
+  // The first Boruvka round is proven from the k-NN lists, whatever min_samples is.
+  for (int64_t ms : {5, 15, 25, 40}) {
+    const HdbscanResult m = hdbscan(two, x.view(), options(15, ms));
+    EXPECT_GT(m.stats.mst_stats.certified, 1500 / 2) << "min_samples " << ms;
+    EXPECT_GT(m.stats.knn, ms + 1);
+  }
   EXPECT_EQ(a.tree.single_linkage.back(), 1500.0);  // the last merge holds every point
 }
 

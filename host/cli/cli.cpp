@@ -262,7 +262,7 @@ void add_options(CLI::App& app, Settings& s) {
                  "or auto (exact up to 200000 points)")
       ->check(CLI::IsMember({"auto", "exact", "knn"}))->group(hd)->capture_default_str();
   app.add_option("--knn", s.cluster.knn,
-                 "Neighbours kept per point in the k-NN graph (0 = max(min-samples + 1, 24))")
+                 "Neighbours kept per point in the k-NN graph (0 = max(24, min-samples + 8); at least min-samples + 1)")
       ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
   app.add_option("--fit", s.predict.fit, "For predict: the embclust file holding the HDBSCAN clustering")->group(hd);
   app.add_option("--clustering", s.predict.name, "For predict: the name of that clustering")

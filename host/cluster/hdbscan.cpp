@@ -88,7 +88,9 @@ HdbscanResult hdbscan(Backend& backend, ConstMatrixView x, const HdbscanOptions&
   std::vector<float> unit;
   const ConstMatrixView w{working_rows(backend, x, opts.metric, unit, "HDBSCAN input:"), x.rows, x.cols};
   const int ms = static_cast<int>(st.min_samples);
-  st.knn = static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(opts.knn > 0 ? opts.knn : 24, ms + 1)));
+  // A list no longer than min_samples + 1 proves nothing: its last distance is the core distance.
+  const int64_t want = opts.knn > 0 ? opts.knn : std::max(24, ms + 8);
+  st.knn = static_cast<int>(std::min<int64_t>(n, std::max<int64_t>(want, ms + 1)));
   st.kd_tree = use_kd_tree(backend, x.cols, opts.kd_tree_max_dim);
   auto progress = [&](const char* stage, double f) {
     if (opts.on_progress) opts.on_progress(stage, f);

@@ -42,7 +42,8 @@ struct HdbscanOptions {
   MstChoice mst = MstChoice::Auto;
   int64_t exact_mst_max_rows = 200000;
   /// Neighbours kept per point in the k-NN graph, the point included; at least
-  /// min_samples + 1. More prove more Boruvka edges from the lists. 0: max(min_samples + 1, 24).
+  /// min_samples + 1. Longer lists prove more Boruvka edges (a list of exactly
+  /// min_samples + 1 proves none). 0: max(24, min_samples + 8).
   int knn = 0;
   /// Exact k-d tree queries instead of backend GEMMs when the backend is the CPU
   /// and the rows have at most this many columns (0: never).
