@@ -479,6 +479,21 @@ TEST_F(Cli, HdbscanWritesItsTreesAndPredictAssignsNewPoints) {
     EXPECT_EQ(p.reduction->dim, 8);
     EXPECT_EQ(p.params["metric"], "cosine");
   }
+  // info shows the noise and, per cluster, its most probable members first.
+  r = run("info " + h5 + " --examples 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("clustering 'hdbscan': hdbscan"), std::string::npos) << r.out;
+  {
+    emb::io::StoreReader s(h5);
+    const emb::io::Clustering c = s.clustering("hdbscan");
+    if (c.n_clusters > 0) {
+      size_t best = 0;
+      for (size_t i = 0; i < c.labels.size(); ++i)
+        if (c.labels[i] == 0 && (c.labels[best] != 0 || c.probabilities[i] > c.probabilities[best])) best = i;
+      std::string text = s.segments().text[best].substr(0, 40);
+      EXPECT_NE(r.out.find(text), std::string::npos) << "the most probable member of cluster 0: " << text;
+    }
+  }
   // Predicting the fitted points themselves gives back (nearly all) their labels.
   const auto other = path("other.h5").string();
   fs::copy_file(h5, other);

@@ -40,11 +40,14 @@ void print_clustering(const io::Clustering& c, const io::SegmentTable* segs, con
   for (int32_t l : order) {
     std::fprintf(out, "  cluster %d: %lld segments\n", l, static_cast<long long>(size[l]));
     if (!segs || examples <= 0 || segs->size() != c.labels.size()) continue;
-    // Examples: the members nearest the centre when there is one, else the first members.
+    // Examples: the members nearest the centre when there is one, else the most
+    // probable members (HDBSCAN), else the first members.
+    const bool by_probability = !can_rank && c.probabilities.size() == c.labels.size();
     std::vector<std::pair<float, size_t>> members;
     for (size_t i = 0; i < c.labels.size(); ++i) {
       if (c.labels[i] != l) continue;
       float d = 0;
+      if (by_probability) d = -c.probabilities[i];
       if (can_rank) {
         const float* x = emb->vectors.data() + i * emb->dim;
         const float* m = c.centroids.data() + static_cast<size_t>(l) * c.centroid_dim;
