@@ -457,9 +457,14 @@ TEST_F(Cli, HdbscanWritesItsTreesAndPredictAssignsNewPoints) {
   Result r = run("run " + sample() + " -o " + h5 + " --dim 64 --method hdbscan --min-cluster-size 4");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("hdbscan (l2, min_cluster_size 4, min_samples 4)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("--reduce pca:32 often"), std::string::npos) << "64 dimensions need no note";
   r = run("cluster " + h5 + " --method hdbscan --min-cluster-size 4 --metric cosine --reduce pca:8 --name small");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("PCA to 8 of 64 dimensions"), std::string::npos) << r.err;
+  const auto wide = path("wide.h5").string();
+  r = run("run " + sample() + " -o " + wide + " --dim 128 --method hdbscan --min-cluster-size 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: density in 128 dimensions"), std::string::npos) << r.err;
   int64_t n = 0;
   {
     emb::io::StoreReader s(h5);
