@@ -1,5 +1,6 @@
 #include "cuda/check.cuh"
 #include "cuda/nearest_centroids.cuh"
+#include "cuda/warp_argmin.cuh"
 
 namespace emb::cuda {
 namespace {
@@ -24,14 +25,7 @@ __global__ void nearest_kernel(const float* __restrict__ tile, int64_t rows, int
       best_j = static_cast<int32_t>(j);
     }
   }
-  for (int off = kWarp / 2; off > 0; off /= 2) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, off);
-    const int32_t oj = __shfl_xor_sync(0xffffffffu, best_j, off);
-    if (ov < best || (ov == best && oj < best_j)) {
-      best = ov;
-      best_j = oj;
-    }
-  }
+  warp_argmin(best, best_j);
   if (threadIdx.x == 0) {
     // A NaN row never compares less: report centroid 0 with a NaN distance, as the CPU does.
     if (best_j == 0x7fffffff) best_j = 0, best = static_cast<float>(c_norm[0]) + t[0];

@@ -1,5 +1,6 @@
 #include "cuda/check.cuh"
 #include "cuda/nearest_other_component.cuh"
+#include "cuda/warp_argmin.cuh"
 
 #include <climits>
 
@@ -42,14 +43,7 @@ __global__ void other_kernel(const float* __restrict__ tile, int64_t rows, int64
       best_j = static_cast<int32_t>(j);
     }
   }
-  for (int off = kWarp / 2; off > 0; off /= 2) {
-    const float ov = __shfl_xor_sync(0xffffffffu, best, off);
-    const int32_t oj = __shfl_xor_sync(0xffffffffu, best_j, off);
-    if (ov < best || (ov == best && oj < best_j)) {
-      best = ov;
-      best_j = oj;
-    }
-  }
+  warp_argmin(best, best_j);
   if (threadIdx.x == 0 && best < running) {  // strict: an earlier tile's lower index keeps a tie
     weight2[row] = best;
     nearest[row] = base + best_j;

@@ -99,16 +99,6 @@ Case load(const std::string& name) {
   return c;
 }
 
-TreeOptions tree_options(const HdbscanOptions& o) {
-  TreeOptions t;
-  t.min_cluster_size = o.min_cluster_size;
-  t.selection = o.selection;
-  t.cluster_selection_epsilon = o.cluster_selection_epsilon;
-  t.allow_single_cluster = o.allow_single_cluster;
-  t.max_cluster_size = o.max_cluster_size;
-  return t;
-}
-
 class HdbscanReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HdbscanReference, TreeHalfOnThePackagesTreeGivesItsAnswers) {

@@ -44,6 +44,17 @@ bool use_kd_tree(const Backend& backend, int64_t cols, int max_dim) {
 
 }  // namespace
 
+TreeOptions tree_options(const HdbscanOptions& o) {
+  TreeOptions t;
+  t.min_cluster_size = o.min_cluster_size;
+  t.selection = o.selection;
+  t.cluster_selection_epsilon = o.cluster_selection_epsilon;
+  t.cluster_selection_epsilon_max = o.cluster_selection_epsilon_max;
+  t.allow_single_cluster = o.allow_single_cluster;
+  t.max_cluster_size = o.max_cluster_size;
+  return t;
+}
+
 double metric_distance(Metric metric, double d2) { return metric == Metric::Cosine ? 0.5 * d2 : std::sqrt(d2); }
 
 double HdbscanResult::mst_weight() const {
@@ -66,13 +77,7 @@ HdbscanResult hdbscan(Backend& backend, ConstMatrixView x, const HdbscanOptions&
               " x ", x.cols);
   check_finite(x, "HDBSCAN input:");
   const int64_t n = x.rows;
-  TreeOptions to;
-  to.min_cluster_size = opts.min_cluster_size;
-  to.selection = opts.selection;
-  to.cluster_selection_epsilon = opts.cluster_selection_epsilon;
-  to.cluster_selection_epsilon_max = opts.cluster_selection_epsilon_max;
-  to.allow_single_cluster = opts.allow_single_cluster;
-  to.max_cluster_size = opts.max_cluster_size;
+  const TreeOptions to = tree_options(opts);
 
   HdbscanResult r;
   HdbscanStats& st = r.stats;

@@ -92,6 +92,9 @@ HdbscanPrediction hdbscan_predict(Backend& backend, ConstMatrixView fitted, Cons
                                   const std::vector<float>& prediction_core_distances, int64_t min_samples,
                                   Metric metric);
 
+/// @brief The tree half's share of the options.
+TreeOptions tree_options(const HdbscanOptions& opts);
+
 /// @brief The mapping from squared Euclidean distance (of unit rows for Cosine) to
 ///        the metric's distance: sqrt for L2, d2 / 2 = 1 - cos for Cosine.
 double metric_distance(Metric metric, double d2);

@@ -18,9 +18,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Rows per backend call: queries of k_nearest, searched rows of nearest_other_component.
 constexpr int64_t kKnnBlock = 8192;
+constexpr int64_t kSearchBlock = 2048;
 // A GPU wants bigger batches: each call re-sends the core distances and components,
 // and a GEMM of 2048 rows leaves much of it idle.
-constexpr int64_t kSearchBlock = 2048;
 constexpr int64_t kGpuSearchBlock = 16384;
 // Extra candidates k_nearest returns beyond k, re-ranked by exact distance: the
 // GEMM distance can misorder points whose distances differ by its rounding.
