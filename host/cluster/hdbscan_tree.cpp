@@ -186,8 +186,8 @@ TreeResult extract_clusters(const io::CondensedTree& tree, int64_t n, const Tree
     size_of[0] = s;
     node_eps[0] = max_eps;
   }
-  const bool has_cluster_tree = !children[0].empty() || std::any_of(children.begin(), children.end(),
-                                                                      [](const auto& v) { return !v.empty(); });
+  // Any cluster below the root (the first split is always the root's).
+  const bool has_cluster_tree = !children[0].empty();
   auto descendants = [&](int64_t c, std::vector<int64_t>& out) {  // breadth first, c first
     out.assign(1, c);
     for (size_t i = 0; i < out.size(); ++i)
