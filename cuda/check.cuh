@@ -13,16 +13,22 @@ namespace emb::cuda::detail {
 [[noreturn]] inline void throw_cuda(cudaError_t err, const char* stmt, const char* file, int line) {
   int dev = -1;
   cudaGetDevice(&dev);
-  throw ::emb::RuntimeError(::emb::detail::concat("CUDA error ", cudaGetErrorName(err), " (",
-                                                  cudaGetErrorString(err), ") in `", stmt, "` at ", file,
-                                                  ":", line, " on device ", dev));
+  std::string what = ::emb::detail::concat("CUDA error ", cudaGetErrorName(err), " (", cudaGetErrorString(err),
+                                           ") in `", stmt, "` at ", file, ":", line, " on device ", dev);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // not sticky: clear it so the caller can retry smaller
+    throw ::emb::OutOfMemory(what);
+  }
+  throw ::emb::RuntimeError(what);
 }
 
 [[noreturn]] inline void throw_cublas(cublasStatus_t st, const char* stmt, const char* file, int line) {
   int dev = -1;
   cudaGetDevice(&dev);
-  throw ::emb::RuntimeError(::emb::detail::concat("cuBLAS error ", cublasGetStatusName(st), " in `", stmt,
-                                                  "` at ", file, ":", line, " on device ", dev));
+  std::string what = ::emb::detail::concat("cuBLAS error ", cublasGetStatusName(st), " in `", stmt, "` at ", file,
+                                           ":", line, " on device ", dev);
+  if (st == CUBLAS_STATUS_ALLOC_FAILED) throw ::emb::OutOfMemory(what);
+  throw ::emb::RuntimeError(what);
 }
 
 }  // namespace emb::cuda::detail

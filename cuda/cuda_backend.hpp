@@ -24,10 +24,10 @@ struct CudaOptions {
   /// not held stream from host memory in blocks, so data larger than the GPU works.
   int64_t max_held_floats = -1;
   /// The transformer encoder on the GPU (make_encoder_ops); off, the encoder runs on
-  /// the CPU's ops. Off by default until the CUDA encoder is checked on a device.
-  bool encoder = false;
+  /// the CPU's ops.
+  bool encoder = true;
   /// The encoder's GEMMs with float16 operands (float32 accumulation) instead of float32.
-  bool encoder_fp16 = false;
+  bool encoder_fp16 = true;
 };
 
 /// @brief Creates the CUDA backend on `device`. Ops it does not support are

@@ -224,6 +224,18 @@ File create_file(const std::string& path) {
   return f;
 }
 
+File open_file_rw(const std::string& path) {
+  silence_errors();
+  Plist fapl = file_access_plist();
+  File f(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));
+  if (!f) fail(path, "", "open for writing");
+  return f;
+}
+
+void flush(hid_t file) {
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) fail(file, "", "flush");
+}
+
 // ---- objects ---------------------------------------------------------------
 
 bool exists(hid_t loc, const std::string& path) {
@@ -351,6 +363,47 @@ void write_matrix(hid_t loc, const std::string& path, const float* data, int64_t
     check(H5Pset_chunk(dcpl.get(), 2, chunk), loc, path, "set the chunks of");
   }
   write_array(loc, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, dims, dcpl.get());
+}
+
+void create_rows_matrix(hid_t loc, const std::string& path, int64_t rows, int64_t cols, bool double_precision) {
+  count_write(loc, path);
+  const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  Space space(check(H5Screate_simple(2, dims, nullptr), loc, path, "create a dataspace for"));
+  Plist dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), loc, path, "set the layout of");
+  check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), loc, path, "set the allocation of");
+  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), loc, path, "set the fill of");
+  check(H5Pset_obj_track_times(dcpl.get(), false), loc, path, "set the times of");
+  const hid_t type = double_precision ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+  Dataset d(check(H5Dcreate2(loc, path.c_str(), type, space.get(), link_plist().get(), dcpl.get(), H5P_DEFAULT),
+                  loc, path, "create dataset"));
+}
+
+namespace {
+void write_rows_as(hid_t loc, const std::string& path, int64_t row0, int64_t rows, hid_t mtype, const void* data) {
+  count_write(loc, path);
+  Dataset d = open_dataset(loc, path);
+  Space file_space(check(H5Dget_space(d.get()), loc, path, "get the dataspace of"));
+  hsize_t dims[2] = {0, 0};
+  if (H5Sget_simple_extent_ndims(file_space.get()) != 2) bad_content(loc, path, "a 2-D dataset");
+  H5Sget_simple_extent_dims(file_space.get(), dims, nullptr);
+  if (row0 < 0 || rows < 0 || static_cast<hsize_t>(row0 + rows) > dims[0])
+    throw RuntimeError("rows " + std::to_string(row0) + " to " + std::to_string(row0 + rows) + " are outside " +
+                       path + " in " + file_name(loc) + ", which has " + std::to_string(dims[0]) + " rows");
+  if (rows == 0 || dims[1] == 0) return;
+  const hsize_t start[2] = {static_cast<hsize_t>(row0), 0}, count[2] = {static_cast<hsize_t>(rows), dims[1]};
+  check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), loc, path,
+        "select rows of");
+  Space mem(check(H5Screate_simple(2, count, nullptr), loc, path, "create a dataspace for"));
+  check(H5Dwrite(d.get(), mtype, mem.get(), file_space.get(), H5P_DEFAULT, data), loc, path, "write rows of");
+}
+}  // namespace
+
+void write_rows(hid_t loc, const std::string& path, int64_t row0, int64_t rows, const float* data) {
+  write_rows_as(loc, path, row0, rows, H5T_NATIVE_FLOAT, data);
+}
+void write_rows(hid_t loc, const std::string& path, int64_t row0, int64_t rows, const double* data) {
+  write_rows_as(loc, path, row0, rows, H5T_NATIVE_DOUBLE, data);
 }
 
 void write_double_matrix(hid_t loc, const std::string& path, const double* data, int64_t rows, int64_t cols) {

@@ -69,6 +69,10 @@ bool is_hdf5(const std::string& path);
 File open_file(const std::string& path);
 /// @brief Creates a new file, failing if it exists.
 File create_file(const std::string& path);
+/// @brief Opens an existing file for reading and writing.
+File open_file_rw(const std::string& path);
+/// @brief Writes everything the library holds for the file to it (not to the disk: fsync that).
+void flush(hid_t file);
 
 // ---- objects ---------------------------------------------------------------
 
@@ -105,6 +109,14 @@ std::vector<T> read_vector(hid_t loc, const std::string& path);
 void write_matrix(hid_t loc, const std::string& path, const float* data, int64_t rows, int64_t cols);
 /// @brief Writes a rows x cols float64 dataset (contiguous).
 void write_double_matrix(hid_t loc, const std::string& path, const double* data, int64_t rows, int64_t cols);
+/// @brief Creates a rows x cols dataset of float32 (or float64) filled later, row block by
+///        row block, with write_rows(). Its storage is contiguous and allocated now, and
+///        it records no times, so that writing rows changes no metadata: a process
+///        killed between writes leaves a file whose finished rows read back.
+void create_rows_matrix(hid_t loc, const std::string& path, int64_t rows, int64_t cols, bool double_precision);
+/// @brief Writes rows [row0, row0 + rows) of a 2-D float32 or float64 dataset.
+void write_rows(hid_t loc, const std::string& path, int64_t row0, int64_t rows, const float* data);
+void write_rows(hid_t loc, const std::string& path, int64_t row0, int64_t rows, const double* data);
 /// @brief Reads a 1-D or 2-D numeric dataset as float64, row-major; `cols` is 1 for 1-D.
 std::vector<double> read_doubles(hid_t loc, const std::string& path, int64_t* rows = nullptr, int64_t* cols = nullptr);
 /// @brief One column of a compound (table) dataset: int64 or float64 values.

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -192,11 +194,12 @@ SegmentTable StoreReader::segments() const {
   return s;
 }
 
-EmbeddingSet StoreReader::embeddings() const {
-  const Impl& m = *impl_;
-  m.require("/embeddings/vectors");
-  h5::FloatMatrix x = h5::read_matrix(m.f(), "/embeddings/vectors");
-  h5::Dataset d = h5::open_dataset(m.f(), "/embeddings/vectors");
+namespace {
+// /embeddings/vectors and its attributes; `where` names the file in errors.
+EmbeddingSet read_embeddings(hid_t f, const std::string& where) {
+  EMB_EXPECTS(h5::exists(f, "/embeddings/vectors"), where, " has no /embeddings/vectors");
+  h5::FloatMatrix x = h5::read_matrix(f, "/embeddings/vectors");
+  h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
   EmbeddingSet e;
   e.vectors = std::move(x.data);
   e.n = x.rows;
@@ -211,9 +214,12 @@ EmbeddingSet StoreReader::embeddings() const {
   if (h5::has_attr(d.get(), "device")) e.device = h5::string_attr(d.get(), "device");
   if (h5::has_attr(d.get(), "seconds")) e.seconds = h5::double_attr(d.get(), "seconds");
   if (h5::has_attr(d.get(), "dim") && h5::int_attr(d.get(), "dim") != e.dim)
-    m.malformed("the dim attribute of /embeddings/vectors disagrees with its shape");
+    throw InputError(where + ": the dim attribute of /embeddings/vectors disagrees with its shape");
   return e;
 }
+}  // namespace
+
+EmbeddingSet StoreReader::embeddings() const { return read_embeddings(impl_->f(), impl_->path); }
 
 std::vector<std::string> StoreReader::clustering_names() const {
   if (!h5::exists(impl_->f(), "/clusters")) return {};
@@ -357,6 +363,25 @@ std::vector<float> read_float_vector(const std::string& file, const std::string&
   return h5::read_vector<float>(f.get(), p);
 }
 
+namespace {
+// The attributes sit on the dataset: a matrix read alone still says what it is.
+void write_embedding_attributes(hid_t dataset, const EmbeddingSet& e) {
+  hid_t d = dataset;
+  h5::set_string_attr(d, "model", e.model);
+  h5::set_int_attr(d, "dim", e.dim);
+  h5::set_bool_attr(d, "normalized", e.normalized);
+  if (e.max_seq_length > 0) {
+    h5::set_int_attr(d, "tokens", e.tokens);
+    h5::set_int_attr(d, "truncated", e.truncated);
+    h5::set_int_attr(d, "max_seq_length", e.max_seq_length);
+    h5::set_string_attr(d, "prompt", e.prompt);
+    h5::set_string_attr(d, "long_text", e.long_text);
+  }
+  if (!e.device.empty()) h5::set_string_attr(d, "device", e.device);
+  if (e.seconds > 0) h5::set_double_attr(d, "seconds", e.seconds);
+}
+}  // namespace
+
 // ---- StoreWriter -----------------------------------------------------------
 
 struct StoreWriter::Impl {
@@ -364,6 +389,13 @@ struct StoreWriter::Impl {
   std::string command;
   TempFile temp;  // declared before `file`: the file closes before the temp is removed
   h5::File file;
+  PartialMode mode = PartialMode::None;
+  bool resumed = false;
+  std::string note;
+  // Streamed embeddings: rows per chunk, and which chunks are stored.
+  int64_t n = 0, dim = 0, chunk_rows = 0;
+  std::vector<bool> done;
+  std::vector<double> progress;  // chunks x kProgressCols, as in the file
 
   hid_t f() const {
     EMB_EXPECTS(file, "the change to ", path, " has already been committed or abandoned");
@@ -374,16 +406,66 @@ struct StoreWriter::Impl {
   }
 };
 
-StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command)
+namespace {
+// /embeddings/progress of a streamed file: one row per chunk.
+constexpr int64_t kProgressCols = 5;  // stored (0/1), tokens, truncated, chunked, seconds
+const char* const kProgress = "/embeddings/progress";
+
+// Whether a leftover partial file can be continued: it opens, and its embeddings were
+// begun (the copy before them may not have finished). Otherwise `why` says why not.
+h5::File open_partial(const std::string& partial, std::string* why) {
+  try {
+    if (!h5::is_hdf5(partial)) {
+      *why = partial + " is not an HDF5 file";
+      return {};
+    }
+    h5::File f = h5::open_file_rw(partial);
+    if (!h5::exists(f.get(), kProgress) || !h5::exists(f.get(), "/embeddings/vectors")) {
+      *why = partial + " stopped before its first chunk of embeddings";
+      return {};
+    }
+    return f;
+  } catch (const Error& e) {
+    *why = e.what();
+    return {};
+  }
+}
+}  // namespace
+
+std::string StoreWriter::partial_path(const std::string& path) { return path + ".partial"; }
+
+StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command,
+                         PartialMode mode)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = path;
   m.command = command;
+  m.mode = mode;
   std::error_code ec;
+  if (mode != PartialMode::None) {
+    const std::string partial = partial_path(path);
+    if (fs::exists(partial, ec)) {
+      if (mode == PartialMode::Resume) {
+        m.file = open_partial(partial, &m.note);
+        if (m.file) {
+          m.temp.path = partial;
+          m.temp.keep = true;
+          m.resumed = true;
+          return;
+        }
+        m.note = "nothing to resume (" + m.note + "); starting afresh";
+      } else {
+        m.note = "replacing " + partial + ", left by an unfinished run (--resume continues one)";
+      }
+      fs::remove(partial, ec);
+    } else if (mode == PartialMode::Resume) {
+      m.note = "nothing to resume (there is no " + partial + "); starting afresh";
+    }
+  }
   h5::File old;
   if (fs::exists(path, ec)) old = open_embclust(path);
 
-  std::string temp = temp_name(path);
+  std::string temp = mode == PartialMode::None ? temp_name(path) : partial_path(path);
   m.file = h5::create_file(temp);
   m.temp.path = temp;  // only now is the file ours to delete
 
@@ -397,7 +479,124 @@ StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>
   copy_except(old.get(), m.file.get(), "/", dropped);
 }
 
-StoreWriter::~StoreWriter() = default;
+StoreWriter::~StoreWriter() {
+  // A partial file holding stored chunks stays for --resume; one holding none goes.
+  if (impl_ && impl_->mode != PartialMode::None && impl_->file && !impl_->temp.path.empty())
+    impl_->temp.keep = chunks_stored() > 0 || impl_->resumed;
+}
+
+bool StoreWriter::resumed() const { return impl_->resumed; }
+const std::string& StoreWriter::note() const { return impl_->note; }
+
+std::vector<bool> StoreWriter::begin_embeddings(int64_t n, int64_t dim, int64_t chunk_rows,
+                                                const nlohmann::json& key) {
+  Impl& m = *impl_;
+  hid_t f = m.f();
+  EMB_EXPECTS(m.mode != PartialMode::None, "cannot stream embeddings into ", m.path, " without a partial file");
+  EMB_EXPECTS(n >= 0 && dim > 0 && chunk_rows > 0, "cannot write embeddings: ", n, " x ", dim, " in chunks of ",
+              chunk_rows);
+  m.n = n;
+  m.dim = dim;
+  m.chunk_rows = chunk_rows;
+  const int64_t chunks = (n + chunk_rows - 1) / chunk_rows;
+  if (m.resumed) {
+    h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
+    const nlohmann::json was = nlohmann::json::parse(h5::string_attr(d.get(), "resume_key"), nullptr, false);
+    for (const auto& [k, v] : key.items()) {
+      const bool same = was.is_object() && was.contains(k) && was[k] == v;
+      EMB_EXPECTS(same, "cannot resume ", m.temp.path, ": it was started with ", k, " ",
+                  was.is_object() && was.contains(k) ? was[k].dump() : std::string("unset"), ", and this run has ",
+                  v.dump(), "; run without --resume to start afresh");
+    }
+    const std::vector<hsize_t> shape = h5::shape(f, "/embeddings/vectors");
+    int64_t rows = 0, cols = 0;
+    m.progress = h5::read_doubles(f, kProgress, &rows, &cols);
+    EMB_EXPECTS(shape.size() == 2 && static_cast<int64_t>(shape[0]) == n && static_cast<int64_t>(shape[1]) == dim &&
+                    rows == chunks && cols == kProgressCols,
+                "cannot resume ", m.temp.path, ": its embeddings are not ", n, " x ", dim, " in ", chunks,
+                " chunks; run without --resume to start afresh");
+    m.done.assign(static_cast<size_t>(chunks), false);
+    for (int64_t c = 0; c < chunks; ++c) m.done[static_cast<size_t>(c)] = m.progress[c * kProgressCols] == 1.0;
+    return m.done;
+  }
+  if (h5::exists(f, "/segments/text")) {
+    const size_t segments = m.rows("/segments/text");
+    EMB_EXPECTS(static_cast<size_t>(n) == segments, "cannot write embeddings: ", n, " vectors for ", segments,
+                " segments");
+  }
+  h5::remove(f, "/embeddings");
+  h5::create_group(f, "/embeddings");
+  h5::create_rows_matrix(f, "/embeddings/vectors", n, dim, false);
+  {
+    h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
+    h5::set_string_attr(d.get(), "resume_key", key.dump());
+  }
+  h5::create_rows_matrix(f, kProgress, chunks, kProgressCols, true);
+  m.progress.assign(static_cast<size_t>(chunks * kProgressCols), 0.0);
+  if (chunks > 0) h5::write_rows(f, kProgress, 0, chunks, m.progress.data());
+  // From here on only raw rows are written until finish_embeddings(): a run killed at
+  // any moment leaves a file that opens, with its stored chunks intact.
+  h5::flush(f);
+  sync_path(m.temp.path, false);
+  m.done.assign(static_cast<size_t>(chunks), false);
+  return m.done;
+}
+
+void StoreWriter::write_embedding_chunk(int64_t chunk, const float* rows, const ChunkCounts& counts) {
+  Impl& m = *impl_;
+  hid_t f = m.f();
+  const int64_t chunks = static_cast<int64_t>(m.done.size());
+  EMB_EXPECTS(chunk >= 0 && chunk < chunks, "cannot write chunk ", chunk, " of ", chunks);
+  const int64_t first = chunk * m.chunk_rows;
+  h5::write_rows(f, "/embeddings/vectors", first, std::min(m.chunk_rows, m.n - first), rows);
+  // The rows reach the disk before the mark that says they are there.
+  h5::flush(f);
+  sync_path(m.temp.path, false);
+  double* p = m.progress.data() + chunk * kProgressCols;
+  p[0] = 1.0;
+  p[1] = static_cast<double>(counts.tokens);
+  p[2] = static_cast<double>(counts.truncated);
+  p[3] = static_cast<double>(counts.chunked);
+  p[4] = counts.seconds;
+  h5::write_rows(f, kProgress, chunk, 1, p);
+  h5::flush(f);
+  m.done[static_cast<size_t>(chunk)] = true;
+  testing::chunk_stored();
+}
+
+int64_t StoreWriter::chunks_stored() const {
+  return std::count(impl_->done.begin(), impl_->done.end(), true);
+}
+
+ChunkCounts StoreWriter::embedding_counts() const {
+  const Impl& m = *impl_;
+  ChunkCounts c;
+  for (size_t i = 0; i < m.done.size(); ++i) {
+    const double* p = m.progress.data() + i * kProgressCols;
+    if (p[0] != 1.0) continue;
+    c.tokens += static_cast<int64_t>(p[1]);
+    c.truncated += static_cast<int64_t>(p[2]);
+    c.chunked += static_cast<int64_t>(p[3]);
+    c.seconds += p[4];
+  }
+  return c;
+}
+
+void StoreWriter::finish_embeddings(const EmbeddingSet& e) {
+  Impl& m = *impl_;
+  hid_t f = m.f();
+  const auto missing = std::count(m.done.begin(), m.done.end(), false);
+  EMB_EXPECTS(missing == 0, "cannot finish the embeddings of ", m.path, ": ", missing, " of ", m.done.size(),
+              " chunks are missing");
+  EMB_EXPECTS(e.n == m.n && e.dim == m.dim, "cannot finish the embeddings of ", m.path, ": they are ", m.n, " x ",
+              m.dim, ", not ", e.n, " x ", e.dim);
+  h5::remove(f, kProgress);
+  h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
+  write_embedding_attributes(d.get(), e);
+  H5Adelete(d.get(), "resume_key");
+}
+
+EmbeddingSet StoreWriter::embeddings() const { return read_embeddings(impl_->f(), impl_->temp.path); }
 
 bool StoreWriter::exists(const std::string& h5path) const { return h5::exists(impl_->f(), absolute(h5path)); }
 
@@ -445,21 +644,10 @@ void StoreWriter::write_embeddings(const EmbeddingSet& e) {
   h5::remove(f, "/embeddings");
   h5::create_group(f, "/embeddings");
   h5::write_matrix(f, "/embeddings/vectors", e.vectors.data(), e.n, e.dim);
-  // The attributes sit on the dataset: a matrix read alone still says what it is.
   h5::Dataset d = h5::open_dataset(f, "/embeddings/vectors");
-  h5::set_string_attr(d.get(), "model", e.model);
-  h5::set_int_attr(d.get(), "dim", e.dim);
-  h5::set_bool_attr(d.get(), "normalized", e.normalized);
-  if (e.max_seq_length > 0) {
-    h5::set_int_attr(d.get(), "tokens", e.tokens);
-    h5::set_int_attr(d.get(), "truncated", e.truncated);
-    h5::set_int_attr(d.get(), "max_seq_length", e.max_seq_length);
-    h5::set_string_attr(d.get(), "prompt", e.prompt);
-    h5::set_string_attr(d.get(), "long_text", e.long_text);
-  }
-  if (!e.device.empty()) h5::set_string_attr(d.get(), "device", e.device);
-  if (e.seconds > 0) h5::set_double_attr(d.get(), "seconds", e.seconds);
+  write_embedding_attributes(d.get(), e);
 }
+
 
 namespace {
 void write_density(hid_t f, const std::string& group, const Clustering& c, const std::string& why) {
@@ -560,6 +748,7 @@ void StoreWriter::write_clustering(const Clustering& c) {
 void StoreWriter::commit() {
   Impl& m = *impl_;
   hid_t f = m.f();
+  EMB_EXPECTS(!h5::exists(f, kProgress), "cannot commit ", m.path, ": its streamed embeddings were not finished");
   try {
     {
       h5::Group root = h5::open_group(f, "/");
@@ -588,6 +777,17 @@ const std::string& StoreWriter::temp_path() const { return impl_->temp.path; }
 
 namespace testing {
 void fail_after_writes(int n) { h5::set_write_budget(n); }
+
+void chunk_stored() {
+  static std::atomic<long> left{[] {
+    const char* env = std::getenv("EMBCLUST_KILL_AFTER_CHUNKS");
+    if (!env || !*env) return -1L;
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    return *end == '\0' && n > 0 ? n : -1L;
+  }()};
+  if (left.load() > 0 && --left == 0) std::raise(SIGKILL);
+}
 }  // namespace testing
 
 }  // namespace emb::io

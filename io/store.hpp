@@ -156,6 +156,21 @@ EmbeddingSet read_float_matrix(const std::string& file, const std::string& datas
 ///         dataset is not a 1-D numeric array.
 std::vector<float> read_float_vector(const std::string& file, const std::string& dataset_path);
 
+/// @brief How a StoreWriter keeps its temporary file (see StoreWriter).
+enum class PartialMode {
+  None,    ///< `<path>.tmp-<pid>-<n>`, deleted unless committed
+  Fresh,   ///< `<path>.partial`, replacing any left there; kept when a failed run stored chunks
+  Resume,  ///< continue `<path>.partial` when one is there (else as Fresh)
+};
+
+/// @brief What one stored chunk of embeddings took.
+struct ChunkCounts {
+  int64_t tokens = 0;
+  int64_t truncated = 0;
+  int64_t chunked = 0;
+  double seconds = 0.0;
+};
+
 /// @brief An atomic change to an embclust file.
 ///
 /// The constructor creates `<path>.tmp-<pid>-<n>` beside `path` and copies into it every
@@ -167,8 +182,42 @@ class StoreWriter {
  public:
   /// @throws emb::RuntimeError if the temporary file cannot be created;
   ///         emb::InputError if an existing `path` is not a valid embclust file.
-  StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command);
+  ///
+  /// With a PartialMode other than None the temporary file is `<path>.partial`, and
+  /// embeddings may be streamed into it chunk by chunk (begin_embeddings). A run that
+  /// fails or is killed after storing chunks leaves it behind; a later writer with
+  /// PartialMode::Resume opens it as it is (no copy: resumed() is true) and the
+  /// stored chunks are not computed again. Only commit() puts anything at `path`.
+  StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command,
+              PartialMode mode = PartialMode::None);
   ~StoreWriter();
+
+  /// @brief `<path>.partial`.
+  static std::string partial_path(const std::string& path);
+  /// @brief Whether this writer continues a partial file left by an earlier run.
+  bool resumed() const;
+  /// @brief One line about the partial file worth telling the user ("" when none).
+  const std::string& note() const;
+
+  /// @brief Streamed embeddings: creates /embeddings/vectors as n x dim, to be filled
+  ///        chunk by chunk (chunk c is rows [c * chunk_rows, ...)) and made durable
+  ///        chunk by chunk. In a resumed file, checks that it was begun with the same
+  ///        `key` (every member equal: model, input, options) and the same shape.
+  /// @returns for each chunk, whether it is stored already.
+  /// @throws emb::InputError naming the first member of `key` that differs.
+  std::vector<bool> begin_embeddings(int64_t n, int64_t dim, int64_t chunk_rows, const nlohmann::json& key);
+  /// @brief Stores chunk `chunk` (its rows x dim floats) and, once they are on the
+  ///        disk, marks it stored with its counts.
+  void write_embedding_chunk(int64_t chunk, const float* rows, const ChunkCounts& counts);
+  /// @brief Chunks of embeddings stored in the partial file, by this run or earlier ones.
+  int64_t chunks_stored() const;
+  /// @brief The counts summed over every stored chunk, this run's and earlier ones'.
+  ChunkCounts embedding_counts() const;
+  /// @brief Writes the attributes of the streamed embeddings (e.vectors is not used)
+  ///        once every chunk is stored.
+  void finish_embeddings(const EmbeddingSet& e);
+  /// @brief Reads /embeddings back from the new file.
+  EmbeddingSet embeddings() const;
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
 
@@ -197,6 +246,10 @@ namespace testing {
 ///        emb::RuntimeError as if the disk had failed; n < 0 disables. Also settable
 ///        with the environment variable EMBCLUST_FAIL_AFTER_WRITES=n.
 void fail_after_writes(int n);
+/// @brief Called when a chunk of embeddings is durably stored. With the environment
+///        variable EMBCLUST_KILL_AFTER_CHUNKS=n, the n-th call kills the process
+///        (SIGKILL), as a crash or a lost machine would, for the resume tests.
+void chunk_stored();
 }  // namespace testing
 
 }  // namespace emb::io

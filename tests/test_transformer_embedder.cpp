@@ -6,10 +6,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -312,6 +314,162 @@ TEST_F(TinyModel, ExportAndReloadGiveTheSameVectors) {
   fs::rename(out, dir_);
   const Matrix b = embed(texts);
   EXPECT_EQ(a.storage(), b.storage());
+}
+
+}  // namespace
+}  // namespace emb
+
+// ---- chunks, sinks and running out of device memory --------------------------
+
+namespace emb {
+namespace {
+
+// Records what an embedder hands over; `have` lists chunks it claims to hold already.
+class RecordingSink final : public EmbeddingSink {
+ public:
+  explicit RecordingSink(int64_t dim, std::vector<int64_t> have = {}) : dim_(dim), have_(std::move(have)) {}
+  bool has_chunk(int64_t c) const override { return std::find(have_.begin(), have_.end(), c) != have_.end(); }
+  void put_chunk(int64_t c, int64_t first, int64_t rows, const float* data, const EmbedStats& st) override {
+    chunks.push_back(c);
+    firsts.push_back(first);
+    row_counts.push_back(rows);
+    tokens += st.tokens;
+    for (int64_t i = 0; i < rows * dim_; ++i) values[first * dim_ + i] = data[i];
+  }
+  std::vector<int64_t> chunks, firsts, row_counts;
+  std::map<int64_t, float> values;  // flat index -> value
+  int64_t tokens = 0;
+
+ private:
+  int64_t dim_;
+  std::vector<int64_t> have_;
+};
+
+// The CPU ops, running out of "device memory" past a token limit: when scratch is
+// allocated for more tokens than alloc_limit, or a batch of more than run_limit
+// tokens runs (as a workspace allocation inside an op would). gpu makes the
+// embedder overlap tokenizing and storing with encoding, as on a real device.
+class TightOps final : public EncoderOps {
+ public:
+  TightOps(int64_t alloc_limit, int64_t run_limit, bool gpu)
+      : cpu_(make_cpu_encoder_ops()), alloc_limit_(alloc_limit), run_limit_(run_limit), gpu_(gpu) {}
+  std::string name() const override { return "tight"; }
+  bool is_gpu() const override { return gpu_; }
+  TensorPtr alloc(int64_t capacity, int64_t cols) override {
+    if (capacity > alloc_limit_) {
+      ++ooms;
+      throw OutOfMemory("out of memory allocating " + std::to_string(capacity) + " rows");
+    }
+    return cpu_->alloc(capacity, cols);
+  }
+  TensorPtr upload_weight(const float* h, int64_t r, int64_t c) override { return cpu_->upload_weight(h, r, c); }
+  void download(const Tensor& t, float* h) override { cpu_->download(t, h); }
+  void set_batch(const PackedBatch& b) override { cpu_->set_batch(b); }
+  void embed_layernorm(const Tensor& w, const Tensor& p, const Tensor& t, const Tensor& g, const Tensor& b, float eps,
+                       Tensor& out) override {
+    cpu_->embed_layernorm(w, p, t, g, b, eps, out);
+  }
+  void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Activation act, Tensor& y) override {
+    if (x.rows > run_limit_) {
+      ++ooms;
+      throw OutOfMemory("out of memory in a batch of " + std::to_string(x.rows) + " tokens");
+    }
+    max_rows = std::max(max_rows, x.rows);
+    cpu_->linear(x, w, bias, act, y);
+  }
+  void add_layernorm(Tensor& x, const Tensor& r, const Tensor& g, const Tensor& b, float eps) override {
+    cpu_->add_layernorm(x, r, g, b, eps);
+  }
+  void attention(const Tensor& qkv, int heads, Tensor& out) override { cpu_->attention(qkv, heads, out); }
+  void pool(const Tensor& x, Pooling mode, bool normalize, Tensor& out) override {
+    cpu_->pool(x, mode, normalize, out);
+  }
+  int ooms = 0;
+  int64_t max_rows = 0;
+
+ private:
+  std::unique_ptr<EncoderOps> cpu_;
+  int64_t alloc_limit_, run_limit_;
+  bool gpu_;
+};
+
+const std::vector<std::string> kChunkTexts = {
+    "the cat sat on the mat.", "a big red dog", "the small cats sat", "한국어", "the dog sat on a mat",
+    "a cat", "the big small red dogs sat on the mats .", "query: the cat", "dog", "the mat , the cat"};
+
+TEST_F(TinyModel, ChunksGiveTheVectorsOfOneRunInOrder) {
+  make(tiny_spec());
+  const Matrix whole = embed(kChunkTexts);
+  const int64_t whole_tokens = stats_.tokens;
+  EmbedOptions o;
+  o.progress = false;
+  TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+  auto cpu = make_cpu_backend(1);
+  RecordingSink sink(8);
+  e.embed_chunks(kChunkTexts, *cpu, 3, sink);
+  EXPECT_EQ(sink.chunks, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(sink.firsts, (std::vector<int64_t>{0, 3, 6, 9}));
+  EXPECT_EQ(sink.row_counts, (std::vector<int64_t>{3, 3, 3, 1}));
+  EXPECT_EQ(sink.tokens, whole_tokens);
+  EXPECT_EQ(e.stats().tokens, whole_tokens);
+  ASSERT_EQ(sink.values.size(), kChunkTexts.size() * 8);
+  for (int64_t i = 0; i < whole.rows(); ++i)
+    for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(sink.values[i * 8 + j], whole.row(i)[j], 1e-6) << i;
+}
+
+TEST_F(TinyModel, ChunksTheSinkHoldsAreNotComputed) {
+  make(tiny_spec());
+  const Matrix whole = embed(kChunkTexts);
+  EmbedOptions o;
+  o.progress = false;
+  TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+  auto cpu = make_cpu_backend(1);
+  RecordingSink sink(8, {0, 2});
+  e.embed_chunks(kChunkTexts, *cpu, 4, sink);
+  EXPECT_EQ(sink.chunks, (std::vector<int64_t>{1}));
+  EXPECT_EQ(e.stats().chunks_skipped, 2);
+  for (int64_t i = 4; i < 8; ++i)
+    for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(sink.values[i * 8 + j], whole.row(i)[j], 1e-6) << i;
+  RecordingSink full(8, {0, 1, 2});
+  e.embed_chunks(kChunkTexts, *cpu, 4, full);
+  EXPECT_TRUE(full.chunks.empty());
+}
+
+TEST_F(TinyModel, RunningOutOfDeviceMemoryHalvesTheBatchesAndKeepsTheVectors) {
+  make(tiny_spec());
+  const Matrix whole = embed(kChunkTexts);
+  for (const bool gpu : {false, true}) {
+    EmbedOptions o;
+    o.progress = false;
+    o.batch_tokens = 64;
+    TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+    // 64-token scratch does not fit (48 does not either: 32 does); batches over 20
+    // tokens fail while running, so the budget ends at 16.
+    TightOps ops(40, 20, gpu);
+    RecordingSink sink(8);
+    e.encode(kChunkTexts, ops, 4, sink);
+    EXPECT_EQ(e.stats().batch_tokens, 16) << gpu;
+    EXPECT_EQ(e.stats().oom_retries, 2) << gpu;
+    EXPECT_EQ(ops.ooms, 2) << gpu;
+    EXPECT_LE(ops.max_rows, 16) << gpu;
+    EXPECT_EQ(sink.chunks, (std::vector<int64_t>{0, 1, 2})) << gpu;
+    ASSERT_EQ(sink.values.size(), kChunkTexts.size() * 8);
+    for (int64_t i = 0; i < whole.rows(); ++i)
+      for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(sink.values[i * 8 + j], whole.row(i)[j], 1e-6) << i << " " << gpu;
+  }
+}
+
+TEST_F(TinyModel, RunningOutOfDeviceMemoryForOneSequenceIsAClearError) {
+  make(tiny_spec());
+  EmbedOptions o;
+  o.progress = false;
+  TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+  TightOps ops(4, 4, true);  // not even one 12-token sequence fits
+  RecordingSink sink(8);
+  const std::string what = error_of<RuntimeError>([&] { e.encode(kChunkTexts, ops, 4, sink); });
+  EXPECT_NE(what.find("ran out of memory even for batches of one sequence (12 tokens)"), std::string::npos) << what;
+  EXPECT_NE(what.find("--device cpu"), std::string::npos) << what;
+  EXPECT_TRUE(sink.chunks.empty());
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "host/backend/backend.hpp"
 
-#include <cstdlib>
 #include <string>
 
 #include "host/backend/dispatch.hpp"
@@ -19,17 +18,19 @@ Device parse_device(const std::string& s) {
   throw UsageError("--device must be auto, cpu or cuda, not '" + s + "'");
 }
 
+EncoderPrecision parse_precision(const std::string& s) {
+  if (s == "fp16") return EncoderPrecision::Fp16;
+  if (s == "fp32") return EncoderPrecision::Fp32;
+  throw UsageError("--precision must be fp16 or fp32, not '" + s + "'");
+}
+
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts, std::string* notice) {
   if (opts.device != Device::Cpu) {
     std::string why;
 #ifdef EMBCLUST_HAVE_CUDA
     if (cuda::device_count(&why) > 0) {
-      // The CUDA encoder ops are new and not yet checked on a device: the encoder stays
-      // on the CPU unless EMBCLUST_CUDA_ENCODER is fp32 or fp16 (the GPU tests set it).
       cuda::CudaOptions co;
-      const char* enc = std::getenv("EMBCLUST_CUDA_ENCODER");
-      co.encoder = enc && (std::string(enc) == "fp32" || std::string(enc) == "fp16");
-      co.encoder_fp16 = enc && std::string(enc) == "fp16";
+      co.encoder_fp16 = opts.precision == EncoderPrecision::Fp16;
       auto gpu = cuda::make_cuda_backend(0, co);
       if (notice) *notice = "using " + gpu->name();
       return std::make_unique<DispatchBackend>(std::move(gpu), make_cpu_backend(opts.threads));

@@ -124,9 +124,20 @@ enum class Device { Auto, Cpu, Cuda };
 Device parse_device(const std::string& s);
 
 /// @brief Options for make_backend.
+/// @brief The operands of a GPU encoder's GEMMs (accumulation is float32 in both);
+///        the CPU encoder always computes in float32.
+enum class EncoderPrecision { Fp16, Fp32 };
+
+/// @brief "fp16" or "fp32".
+/// @throws emb::UsageError for anything else, naming --precision.
+EncoderPrecision parse_precision(const std::string& s);
+
 struct BackendOptions {
   Device device = Device::Auto;
   int threads = 0;  ///< CPU threads (OpenMP and OpenBLAS); 0 = all cores
+  /// Fp16 is the fast mode; Fp32 is the checking mode (deterministic, batch-invariant
+  /// bit for bit).
+  EncoderPrecision precision = EncoderPrecision::Fp16;
 };
 
 /// @brief Creates the backend the options ask for. Auto takes the first CUDA device

@@ -2,7 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <charconv>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -30,6 +34,9 @@ struct Settings {
   uint64_t seed = 0;
   bool quiet = false;
   std::string invalid_utf8 = "error";
+  std::string precision = "fp16";
+  bool resume = false;
+  int64_t chunk_rows = 0;
   SegmentOptions segment;
   EmbedOptions embed;
   ClusterStageOptions cluster;
@@ -51,6 +58,34 @@ std::string command_line(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) s += (i ? " " : "") + shell_quote(argv[i]);
   return s;
+}
+
+// Ctrl-C or a kill while embeddings stream into a partial file: say where the
+// finished chunks are, then die of the signal as usual (the file stays as it is).
+char g_interrupt_note[1024];
+volatile std::sig_atomic_t g_interrupt_len = 0;
+
+extern "C" void on_interrupt(int sig) {
+  if (g_interrupt_len > 0) {
+    const ssize_t w = ::write(2, g_interrupt_note, static_cast<size_t>(g_interrupt_len));
+    (void)w;
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void arm_interrupt(const std::string& note) {
+  const size_t len = std::min(note.size(), sizeof g_interrupt_note);
+  std::memcpy(g_interrupt_note, note.data(), len);
+  g_interrupt_len = static_cast<std::sig_atomic_t>(len);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+
+void disarm_interrupt() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  g_interrupt_len = 0;
 }
 
 // The stages on in-memory tables; the subcommands load what they start from and
@@ -75,10 +110,34 @@ class Runner {
     eo.seed = s_.seed;
     embedder_ = make_embedder(eo);
   }
-  void embed() {
+  /// Embeds the segments into `file`'s partial file, chunk by chunk (--resume
+  /// continues one an earlier run left); save() commits it. With `keep`, the vectors
+  /// are read back for the clustering that follows.
+  void embed(const std::string& file, bool keep) {
     if (!embedder_) prepare_embedder();
-    emb_ = run_embed(seg_.segments, *embedder_, backend(), report());
-    have_embeddings_ = true;
+    std::vector<std::string> drop = {"/embeddings", "/clusters"};
+    if (have_segments_) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
+    writer_ = std::make_unique<io::StoreWriter>(file, drop, command_,
+                                                s_.resume ? io::PartialMode::Resume : io::PartialMode::Fresh);
+    if (!writer_->note().empty()) say(writer_->note());
+    if (have_segments_ && !writer_->resumed()) {
+      writer_->write_documents(seg_.documents);
+      writer_->write_segments(seg_.segments);
+    }
+    partial_ = writer_->temp_path();
+    arm_interrupt("embclust: interrupted; the chunks of embeddings finished so far are in " + partial_ +
+                  ": the same command with --resume continues from there\n");
+    EmbedStageOptions eo;
+    eo.chunk_rows = s_.chunk_rows;
+    eo.key = embed_key();
+    run_embed(seg_.segments, *embedder_, backend(), *writer_, eo, report());
+    if (keep) emb_ = writer_->embeddings();
+  }
+  /// After a failure: where the finished chunks are, when there are any.
+  std::string partial_hint() const {
+    if (!writer_ || writer_->chunks_stored() == 0) return "";
+    return "the " + std::to_string(writer_->chunks_stored()) + " chunks of embeddings finished so far are in " +
+           partial_ + ": the same command with --resume continues from there";
   }
   void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
   /// --input: a 2-D float dataset of any HDF5 file instead of the /embeddings of
@@ -119,7 +178,7 @@ class Runner {
   Backend& backend() {
     if (!backend_) {
       std::string notice;
-      backend_ = make_backend({parse_device(s_.device), s_.threads}, &notice);
+      backend_ = make_backend({parse_device(s_.device), s_.threads, parse_precision(s_.precision)}, &notice);
       say(notice);
     }
     return *backend_;
@@ -127,24 +186,34 @@ class Runner {
 
   /// Writes what this run produced; groups downstream of a new one are stale and dropped.
   void save(const std::string& file) {
-    std::vector<std::string> drop;
-    if (have_segments_) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
-    else if (have_embeddings_) drop = {"/embeddings", "/clusters"};
-    else if (clustering_) drop = {"/clusters/" + clustering_->name};
-    io::StoreWriter w(file, drop, command_);
-    if (have_segments_) {
-      w.write_documents(seg_.documents);
-      w.write_segments(seg_.segments);
+    if (!writer_) {
+      std::vector<std::string> drop;
+      if (have_segments_) drop = {"/documents", "/segments", "/embeddings", "/clusters"};
+      else if (clustering_) drop = {"/clusters/" + clustering_->name};
+      writer_ = std::make_unique<io::StoreWriter>(file, drop, command_);
+      if (have_segments_) {
+        writer_->write_documents(seg_.documents);
+        writer_->write_segments(seg_.segments);
+      }
     }
-    if (have_embeddings_) w.write_embeddings(emb_);
-    if (clustering_) w.write_clustering(*clustering_);
-    w.commit();
+    if (clustering_) writer_->write_clustering(*clustering_);
+    writer_->commit();
+    disarm_interrupt();
     say("wrote " + file + (clustering_ ? " (clustering '" + clustering_->name + "')" : ""));
   }
 
  private:
   Report report() const {
     return [this](const std::string& line) { say(line); };
+  }
+  // The settings that decide the vectors, beyond what the embedding stage adds.
+  nlohmann::json embed_key() const {
+    const EmbedOptions& e = s_.embed;
+    nlohmann::json k = {{"model", e.model}, {"prompt", e.prompt}, {"max_seq_length", e.max_seq_length},
+                        {"long_text", e.long_text}};
+    if (e.model == "hashing") k["dim"] = e.dim;
+    if (e.model.rfind("random:", 0) == 0) k["seed"] = s_.seed;
+    return k;
   }
   void say(const std::string& line) const {
     if (!s_.quiet) std::fprintf(stderr, "embclust: %s\n", line.c_str());
@@ -157,8 +226,9 @@ class Runner {
   SegmentStageResult seg_;
   io::EmbeddingSet emb_;
   std::optional<io::Clustering> clustering_;
+  std::unique_ptr<io::StoreWriter> writer_;  // the change being built, once one is begun
+  std::string partial_;
   bool have_segments_ = false;
-  bool have_embeddings_ = false;
 };
 
 void add_options(CLI::App& app, Settings& s) {
@@ -197,7 +267,20 @@ void add_options(CLI::App& app, Settings& s) {
                  "Tokens per sentence, special tokens included (default: the model's)")
       ->group(em);
   app.add_option("--batch-tokens", s.embed.batch_tokens,
-                 "Tokens per encoder batch (default 8192 on the CPU, 65536 on a GPU)")
+                 "Tokens per encoder batch (default 8192 on the CPU, 65536 on a GPU; halved while the GPU runs "
+                 "out of memory)")
+      ->group(em);
+  app.add_option("--precision", s.precision,
+                 "GPU encoder GEMM operands: fp16 (fast; float32 accumulation) or fp32 (for checking: "
+                 "batch-invariant bit for bit); the CPU always computes in fp32")
+      ->check(CLI::IsMember({"fp16", "fp32"}))->group(em)->capture_default_str();
+  app.add_option("--chunk-rows", s.chunk_rows,
+                 "Segments per chunk: embeddings are saved chunk by chunk to OUT.h5.partial, which becomes OUT.h5 "
+                 "when complete (default: about 64 MiB of vectors a chunk)")
+      ->check(CLI::PositiveNumber)->group(em);
+  app.add_flag("--resume", s.resume,
+               "Continue the OUT.h5.partial an interrupted run of the same command left: its finished chunks are "
+               "not embedded again")
       ->group(em);
 
   const char* cl = "Clustering";
@@ -338,17 +421,25 @@ int run_cli(int argc, char** argv) {
     return fail("", std::string(e.what()) + " (run 'embclust --help' for usage)", 2);
   }
 
+  Runner r(s, command_line(argc, argv));
+  // An error's sentence, then where the finished chunks of embeddings are, if any.
+  auto fail_run = [&](const char* kind, const std::string& what, int code) {
+    const int rc = fail(kind, what, code);
+    const std::string hint = r.partial_hint();
+    if (!hint.empty()) std::fprintf(stderr, "embclust: %s\n", hint.c_str());
+    return rc;
+  };
   try {
+    EMB_USAGE(!s.resume || run->parsed() || embed->parsed(), "--resume applies only to 'embclust run' and 'embclust embed'");
     EMB_USAGE(s.cluster.input.empty() || cluster->parsed() || predict->parsed(),
               "--input applies only to 'embclust cluster' and 'embclust predict'");
     EMB_USAGE(s.predict.fit.empty() || predict->parsed(), "--fit applies only to 'embclust predict'");
     parse_k(s.k, s.cluster);
-    Runner r(s, command_line(argc, argv));
     if (run->parsed()) {
       r.backend();
       r.prepare_embedder();
       r.segment();
-      r.embed();
+      r.embed(s.output, true);
       r.cluster();
       r.save(s.output);
     } else if (segment->parsed()) {
@@ -358,7 +449,7 @@ int run_cli(int argc, char** argv) {
       r.backend();
       r.prepare_embedder();
       r.load_segments(s.file);
-      r.embed();
+      r.embed(s.file, false);
       r.save(s.file);
     } else if (cluster->parsed()) {
       r.backend();
@@ -385,13 +476,13 @@ int run_cli(int argc, char** argv) {
       }
     }
   } catch (const UsageError& e) {
-    return fail("", e.what(), 2);
+    return fail_run("", e.what(), 2);
   } catch (const Error& e) {
-    return fail("", e.what(), 1);
+    return fail_run("", e.what(), 1);
   } catch (const std::bad_alloc&) {
-    return fail("", "out of memory", 1);
+    return fail_run("", "out of memory", 1);
   } catch (const std::exception& e) {
-    return fail("internal error: ", e.what(), 1);
+    return fail_run("internal error: ", e.what(), 1);
   }
   return 0;
 }

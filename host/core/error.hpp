@@ -33,6 +33,13 @@ class RuntimeError : public Error {
   using Error::Error;
 };
 
+/// @brief A device allocation that did not fit (GPU memory). Callers that can work in
+///        smaller pieces catch it and retry; anywhere else it is a RuntimeError.
+class OutOfMemory : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
 namespace detail {
 template <class... Args>
 std::string concat(Args&&... args) {

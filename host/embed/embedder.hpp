@@ -21,6 +21,7 @@ struct EmbedOptions {
   std::string prompt;             ///< a prompt name from the model's config, "none", or empty for the model's default
   int64_t max_seq_length = 0;     ///< tokens per sequence, special tokens included; 0 = the model's
   int64_t batch_tokens = 0;       ///< tokens per encoder batch; 0 = the default
+  int64_t chunk_rows = 0;         ///< texts per chunk handed to an EmbeddingSink; 0 = the default
   uint64_t seed = 0;              ///< seed of random:<arch> weights
 };
 
@@ -34,7 +35,33 @@ struct EmbedStats {
   std::string long_text;
   std::string device;          ///< which ops ran the encoder
   double seconds = 0.0;        ///< tokenizing and encoding time, weight upload excluded; 0 = not measured
+  int64_t batch_tokens = 0;    ///< the token budget of a batch at the end (smaller after running out of GPU memory)
+  int64_t oom_retries = 0;     ///< times the budget was halved after running out of GPU memory
+  int64_t chunks_skipped = 0;  ///< chunks the sink already had (a resumed run)
+
+  /// @brief Adds the counts of another piece of the same run.
+  void add(const EmbedStats& o) {
+    tokens += o.tokens;
+    truncated += o.truncated;
+    chunked += o.chunked;
+  }
 };
+
+/// @brief Where embeddings go, chunk after chunk in text order: chunk c holds texts
+///        [c * chunk_rows, min(n, (c + 1) * chunk_rows)).
+class EmbeddingSink {
+ public:
+  virtual ~EmbeddingSink() = default;
+  /// @brief Whether chunk c is stored already (a resumed run): it is not computed again.
+  virtual bool has_chunk(int64_t /*chunk*/) const { return false; }
+  /// @brief Takes chunk c: rows x dim floats, row-major; `stats` counts this chunk only.
+  virtual void put_chunk(int64_t chunk, int64_t first_row, int64_t rows, const float* data,
+                         const EmbedStats& stats) = 0;
+};
+
+/// @brief The chunk size when none is asked for: about 64 MiB of float32 per chunk,
+///        between 1,024 and 65,536 rows.
+int64_t default_chunk_rows(int64_t dim);
 
 class Embedder {
  public:
@@ -46,7 +73,13 @@ class Embedder {
   virtual bool normalized() const = 0;
   /// @brief Embeds every text; one row per text.
   virtual Matrix embed(const std::vector<std::string>& texts, Backend& backend) = 0;
-  /// @brief What the last embed() did.
+  /// @brief Embeds every text chunk by chunk (chunk_rows texts each) into the sink,
+  ///        skipping the chunks it already has. Host memory is bounded by a chunk,
+  ///        not the corpus, for embedders whose vectors do not depend on the other
+  ///        texts. The default embeds everything at once and hands it over in chunks.
+  virtual void embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
+                            EmbeddingSink& sink);
+  /// @brief What the last embed() or embed_chunks() did.
   virtual EmbedStats stats() const { return {}; }
 };
 

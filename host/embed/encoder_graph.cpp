@@ -89,7 +89,7 @@ std::unique_ptr<WeightSource> random_weights(uint64_t seed) { return std::make_u
 
 EncoderGraph::EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const WeightSource& weights,
                            int64_t max_tokens)
-    : ops_(ops), spec_(spec), max_tokens_(max_tokens) {
+    : ops_(ops), spec_(spec), max_tokens_(0) {
   const int64_t h = spec.hidden, ff = spec.intermediate;
   EMB_EXPECTS(h > 0 && spec.heads > 0 && h % spec.heads == 0,
               "the hidden size ", h, " is not a multiple of the head count ", spec.heads);
@@ -132,16 +132,25 @@ EncoderGraph::EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const Weigh
     L.ln2_b = load(p + "output.LayerNorm.bias", 0, h);
     layers_.push_back(std::move(L));
   }
+  if (max_tokens > 0) reserve(max_tokens);
+}
+
+void EncoderGraph::reserve(int64_t max_tokens) {
+  // Free first: the old and the new scratch need not fit together.
+  for (TensorPtr* t : {&x_, &y_, &att_, &qkv_, &ff_, &pooled_}) t->reset();
+  max_tokens_ = 0;
+  const int64_t h = spec_.hidden, ff = spec_.intermediate;
   x_ = ops_.alloc(max_tokens, h);
   y_ = ops_.alloc(max_tokens, h);
   att_ = ops_.alloc(max_tokens, h);
   qkv_ = ops_.alloc(max_tokens, 3 * h);
   ff_ = ops_.alloc(max_tokens, ff);
   pooled_ = ops_.alloc(max_tokens, h);
+  max_tokens_ = max_tokens;
 }
 
 void EncoderGraph::run(const PackedBatch& batch, Pooling pooling, bool normalize, float* out) {
-  assert(batch.tokens() <= max_tokens_);
+  assert(batch.tokens() <= max_tokens_ && batch.batch() <= max_tokens_);
   if (batch.batch() == 0) return;
   ops_.set_batch(batch);
   const float eps = spec_.eps;

@@ -55,9 +55,17 @@ std::unique_ptr<WeightSource> random_weights(uint64_t seed);
 /// @brief The encoder with its weights uploaded to one backend's ops.
 class EncoderGraph {
  public:
-  /// @param max_tokens the most tokens one batch will hold (sizes the scratch tensors)
-  /// @throws emb::InputError for weights that are missing or of the wrong shape
+  /// @param max_tokens the most tokens one batch will hold (sizes the scratch tensors;
+  ///        0 allocates none: call reserve() before run())
+  /// @throws emb::InputError for weights that are missing or of the wrong shape;
+  ///         emb::OutOfMemory when the weights or the scratch do not fit the device
   EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const WeightSource& weights, int64_t max_tokens);
+
+  /// @brief Frees the scratch tensors and allocates them for batches of up to
+  ///        max_tokens tokens. The weights stay where they are.
+  /// @throws emb::OutOfMemory when they do not fit; the graph then holds no scratch
+  ///         and reserve() may be called again with fewer tokens.
+  void reserve(int64_t max_tokens);
 
   /// @brief Runs the batch; writes batch.batch() x hidden pooled vectors to out.
   void run(const PackedBatch& batch, Pooling pooling, bool normalize, float* out);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <numeric>
 
 #include "host/core/error.hpp"
@@ -219,121 +220,228 @@ TransformerEmbedder::TransformerEmbedder(EncoderModel model, const EmbedOptions&
   }
 }
 
+namespace {
+
+// One sequence for the encoder: a whole text, or one window of a long one.
+struct Seq {
+  int64_t text, begin, end;  // text within the chunk; content tokens [begin, end)
+};
+
+// A chunk's texts as token ids, cut into sequences sorted longest first.
+struct TokenizedChunk {
+  int64_t chunk = -1, first = 0, rows = 0;
+  std::vector<std::vector<int32_t>> content;  // tokens of each text, prompt included, no special tokens
+  std::vector<Seq> seqs;
+  EmbedStats stats;  // tokens are counted when encoded
+};
+
+// Writes the chunk rows into a Matrix.
+class MatrixSink final : public EmbeddingSink {
+ public:
+  explicit MatrixSink(Matrix& m) : m_(m) {}
+  void put_chunk(int64_t, int64_t first_row, int64_t rows, const float* data, const EmbedStats&) override {
+    std::memcpy(m_.row(first_row), data, sizeof(float) * static_cast<size_t>(rows * m_.cols()));
+  }
+
+ private:
+  Matrix& m_;
+};
+
+}  // namespace
+
 Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend& backend) {
+  Matrix out(static_cast<int64_t>(texts.size()), model_.spec.hidden);
+  MatrixSink sink(out);
+  embed_chunks(texts, backend, std::max<int64_t>(1, static_cast<int64_t>(texts.size())), sink);
+  return out;
+}
+
+void TransformerEmbedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
+                                       EmbeddingSink& sink) {
+  std::unique_ptr<EncoderOps> ops = backend.make_encoder_ops();
+  if (!ops) ops = make_cpu_encoder_ops();
+  encode(texts, *ops, chunk_rows, sink);
+}
+
+void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderOps& ops, int64_t chunk_rows,
+                                 EmbeddingSink& sink) {
+  EMB_USAGE(chunk_rows > 0, "--chunk-rows must be positive, got ", chunk_rows);
   const auto n = static_cast<int64_t>(texts.size());
   const int64_t h = model_.spec.hidden;
   stats_ = {};
   stats_.max_seq_length = max_len_;
   stats_.prompt = prompt_text_;
   stats_.long_text = opts_.long_text;
+  stats_.device = ops.name();
 
-  std::unique_ptr<EncoderOps> ops = backend.make_encoder_ops();
-  if (!ops) ops = make_cpu_encoder_ops();
-  stats_.device = ops->name();
+  std::vector<int64_t> todo;
+  for (int64_t c = 0; c * chunk_rows < n; ++c) {
+    if (sink.has_chunk(c)) ++stats_.chunks_skipped;
+    else todo.push_back(c);
+  }
+  if (todo.empty()) return;
 
-  // Timed from here: tokenizing counts, uploading the weights does not.
-  const auto t0 = std::chrono::steady_clock::now();
-  // Tokens of every text (prompt included, special tokens not yet).
-  std::vector<std::vector<int32_t>> content(static_cast<size_t>(n));
   const Tokenizer& tok = *model_.tokenizer;
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t i = 0; i < n; ++i) {
-    if (prompt_text_.empty()) {
-      tok.encode_content(texts[i], content[i]);
-    } else {
-      tok.encode_content(prompt_text_ + texts[i], content[i]);
-    }
-  }
-
-  // Sequences: one per text, or one per window of a long text.
-  struct Seq {
-    int64_t text, begin, end;
-  };
   const int64_t window = max_len_ - 2;
-  std::vector<Seq> seqs;
-  seqs.reserve(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const auto len = static_cast<int64_t>(content[i].size());
-    if (len <= window) {
-      seqs.push_back({i, 0, len});
-    } else if (opts_.long_text == "truncate") {
-      seqs.push_back({i, 0, window});
-      ++stats_.truncated;
-    } else {
-      for (auto [b, e] : token_windows(len, window)) seqs.push_back({i, b, e});
-      ++stats_.chunked;
+  // Tokenizes chunk c and cuts it into sequences: one per text, or one per window.
+  auto tokenize = [&, chunk_rows](int64_t c) {
+    TokenizedChunk t;
+    t.chunk = c;
+    t.first = c * chunk_rows;
+    t.rows = std::min(chunk_rows, n - t.first);
+    t.content.resize(static_cast<size_t>(t.rows));
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < t.rows; ++i) {
+      const std::string& text = texts[static_cast<size_t>(t.first + i)];
+      tok.encode_content(prompt_text_.empty() ? text : prompt_text_ + text, t.content[static_cast<size_t>(i)]);
     }
-  }
-  // Longest first, ties in text order: batches hold sequences of similar length.
-  std::stable_sort(seqs.begin(), seqs.end(),
-                   [](const Seq& a, const Seq& b) { return a.end - a.begin > b.end - b.begin; });
-
-  const int64_t fallback = ops->is_gpu() ? kDefaultGpuBatchTokens : kDefaultBatchTokens;
-  const int64_t budget = std::max(opts_.batch_tokens > 0 ? opts_.batch_tokens : fallback, max_len_);
-  const auto upload0 = std::chrono::steady_clock::now();
-  EncoderGraph graph(*ops, model_.spec, *model_.weights, budget);
-  const auto upload = std::chrono::steady_clock::now() - upload0;
-
-  Matrix out(n, h);
-  std::vector<int64_t> window_tokens(static_cast<size_t>(n), 0);  // texts cut into windows only
-  std::vector<float> pooled;
-  PackedBatch batch;
-  Progress progress("embedding", static_cast<int64_t>(seqs.size()), opts_.progress);
-  const int32_t pos0 = static_cast<int32_t>(model_.spec.position_offset());
-  size_t next = 0;
-  while (next < seqs.size()) {
-    batch.ids.clear();
-    batch.positions.clear();
-    batch.offsets.assign(1, 0);
-    const size_t first = next;
-    while (next < seqs.size()) {
-      const Seq& s = seqs[next];
-      const int64_t len = s.end - s.begin + 2;
-      if (batch.tokens() + len > budget) break;
-      batch.ids.push_back(tok.bos_id);
-      batch.ids.insert(batch.ids.end(), content[s.text].begin() + s.begin, content[s.text].begin() + s.end);
-      batch.ids.push_back(tok.eos_id);
-      for (int64_t p = 0; p < len; ++p) batch.positions.push_back(pos0 + static_cast<int32_t>(p));
-      batch.offsets.push_back(static_cast<int32_t>(batch.tokens()));
-      ++next;
-    }
-    pooled.resize(static_cast<size_t>((next - first) * h));
-    graph.run(batch, model_.pooling, model_.normalize, pooled.data());
-    stats_.tokens += batch.tokens();
-    for (size_t j = first; j < next; ++j) {
-      const Seq& s = seqs[j];
-      const float* src = pooled.data() + (j - first) * h;
-      float* dst = out.row(s.text);
-      if (static_cast<int64_t>(content[s.text].size()) <= window) {
-        std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(h));
+    t.seqs.reserve(static_cast<size_t>(t.rows));
+    for (int64_t i = 0; i < t.rows; ++i) {
+      const auto len = static_cast<int64_t>(t.content[static_cast<size_t>(i)].size());
+      if (len <= window) {
+        t.seqs.push_back({i, 0, len});
+      } else if (opts_.long_text == "truncate") {
+        t.seqs.push_back({i, 0, window});
+        ++t.stats.truncated;
       } else {
-        // A window of a long (or truncated) text: accumulate, weighted by its tokens.
-        const int64_t w = s.end - s.begin;
-        for (int64_t c = 0; c < h; ++c) dst[c] += static_cast<float>(w) * src[c];
-        window_tokens[s.text] += w;
+        for (auto [b, e] : token_windows(len, window)) t.seqs.push_back({i, b, e});
+        ++t.stats.chunked;
       }
     }
-    progress.update(static_cast<int64_t>(next));
-  }
-  progress.finish();
+    // Longest first, ties in text order: batches hold sequences of similar length.
+    std::stable_sort(t.seqs.begin(), t.seqs.end(),
+                     [](const Seq& a, const Seq& b) { return a.end - a.begin > b.end - b.begin; });
+    return t;
+  };
 
-  // Finish the weighted averages of windowed texts, normalized as the model says.
-  for (int64_t i = 0; i < n; ++i) {
-    const auto len = static_cast<int64_t>(content[i].size());
-    const bool windowed = len > window;
-    if (!windowed) continue;
-    float* r = out.row(i);
-    const float inv = 1.0f / static_cast<float>(window_tokens[i]);
-    for (int64_t c = 0; c < h; ++c) r[c] *= inv;
-    if (model_.normalize) {
-      double ss = 0.0;
-      for (int64_t c = 0; c < h; ++c) ss += static_cast<double>(r[c]) * r[c];
-      const auto s = static_cast<float>(1.0 / std::max(std::sqrt(ss), 1e-12));
-      for (int64_t c = 0; c < h; ++c) r[c] *= s;
+  // The weights go up once; the scratch is sized for the token budget, which halves
+  // whenever the device runs out of memory, down to one longest sequence.
+  const int64_t fallback = ops.is_gpu() ? kDefaultGpuBatchTokens : kDefaultBatchTokens;
+  int64_t budget = std::max(opts_.batch_tokens > 0 ? opts_.batch_tokens : fallback, max_len_);
+  EncoderGraph graph(ops, model_.spec, *model_.weights, 0);
+  const auto shrink = [&](const OutOfMemory& e) {
+    if (budget <= max_len_)
+      throw RuntimeError(std::string("the GPU ran out of memory even for batches of one sequence (") +
+                         std::to_string(budget) + " tokens); free GPU memory, lower --max-seq-length, or use "
+                         "--device cpu (" + e.what() + ")");
+    budget = std::max(max_len_, budget / 2);
+    ++stats_.oom_retries;
+  };
+  for (;;) {
+    try {
+      graph.reserve(budget);
+      break;
+    } catch (const OutOfMemory& e) {
+      shrink(e);
     }
   }
-  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0 - upload).count();
-  return out;
+
+  // Timed from here: tokenizing counts, uploading the weights does not.
+  const auto start = std::chrono::steady_clock::now();
+  // Declared before the futures, which may still use them while unwinding.
+  std::vector<float> out, pending, pooled;
+  std::vector<int64_t> window_tokens;
+  PackedBatch batch;
+  // On a GPU the next chunk is tokenized on CPU threads, and the last one handed to
+  // the sink, while the device encodes; on the CPU these would only compete for the
+  // same cores, so everything runs in turn.
+  const bool overlap = ops.is_gpu();
+  std::future<TokenizedChunk> next;
+  std::future<void> writing;
+  if (overlap) next = std::async(std::launch::async, tokenize, todo[0]);
+
+  int64_t total_rows = 0;
+  for (int64_t c : todo) total_rows += std::min(chunk_rows, n - c * chunk_rows);
+  Progress progress("embedding", total_rows, opts_.progress);
+  int64_t rows_done = 0;
+
+  const int32_t pos0 = static_cast<int32_t>(model_.spec.position_offset());
+  for (size_t k = 0; k < todo.size(); ++k) {
+    TokenizedChunk t = overlap ? next.get() : tokenize(todo[k]);
+    if (overlap && k + 1 < todo.size()) next = std::async(std::launch::async, tokenize, todo[k + 1]);
+
+    out.assign(static_cast<size_t>(t.rows * h), 0.0f);
+    window_tokens.assign(static_cast<size_t>(t.rows), 0);  // texts cut into windows only
+    size_t pos = 0;
+    while (pos < t.seqs.size()) {
+      batch.ids.clear();
+      batch.positions.clear();
+      batch.offsets.assign(1, 0);
+      size_t end = pos;
+      while (end < t.seqs.size()) {
+        const Seq& s = t.seqs[end];
+        const int64_t len = s.end - s.begin + 2;
+        if (batch.tokens() + len > budget) break;
+        const std::vector<int32_t>& ids = t.content[static_cast<size_t>(s.text)];
+        batch.ids.push_back(tok.bos_id);
+        batch.ids.insert(batch.ids.end(), ids.begin() + s.begin, ids.begin() + s.end);
+        batch.ids.push_back(tok.eos_id);
+        for (int64_t p = 0; p < len; ++p) batch.positions.push_back(pos0 + static_cast<int32_t>(p));
+        batch.offsets.push_back(static_cast<int32_t>(batch.tokens()));
+        ++end;
+      }
+      pooled.resize((end - pos) * static_cast<size_t>(h));
+      try {
+        graph.run(batch, model_.pooling, model_.normalize, pooled.data());
+      } catch (const OutOfMemory& e) {
+        // Nothing of this batch was kept: cut the budget and form it again.
+        shrink(e);
+        for (;;) {
+          try {
+            graph.reserve(budget);
+            break;
+          } catch (const OutOfMemory& e2) {
+            shrink(e2);
+          }
+        }
+        continue;
+      }
+      t.stats.tokens += batch.tokens();
+      for (size_t j = pos; j < end; ++j) {
+        const Seq& s = t.seqs[j];
+        const float* src = pooled.data() + (j - pos) * static_cast<size_t>(h);
+        float* dst = out.data() + s.text * h;
+        if (static_cast<int64_t>(t.content[static_cast<size_t>(s.text)].size()) <= window) {
+          std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(h));
+        } else {
+          // A window of a long (or truncated) text: accumulate, weighted by its tokens.
+          const int64_t w = s.end - s.begin;
+          for (int64_t col = 0; col < h; ++col) dst[col] += static_cast<float>(w) * src[col];
+          window_tokens[static_cast<size_t>(s.text)] += w;
+        }
+      }
+      pos = end;
+    }
+    // Finish the weighted averages of windowed texts, normalized as the model says.
+    for (int64_t i = 0; i < t.rows; ++i) {
+      if (static_cast<int64_t>(t.content[static_cast<size_t>(i)].size()) <= window) continue;
+      float* r = out.data() + i * h;
+      const float inv = 1.0f / static_cast<float>(window_tokens[static_cast<size_t>(i)]);
+      for (int64_t col = 0; col < h; ++col) r[col] *= inv;
+      if (model_.normalize) {
+        double ss = 0.0;
+        for (int64_t col = 0; col < h; ++col) ss += static_cast<double>(r[col]) * r[col];
+        const auto sc = static_cast<float>(1.0 / std::max(std::sqrt(ss), 1e-12));
+        for (int64_t col = 0; col < h; ++col) r[col] *= sc;
+      }
+    }
+    stats_.add(t.stats);
+    if (overlap) {
+      if (writing.valid()) writing.get();
+      std::swap(out, pending);
+      writing = std::async(std::launch::async, [&sink, &pending, t = std::move(t)]() {
+        sink.put_chunk(t.chunk, t.first, t.rows, pending.data(), t.stats);
+      });
+    } else {
+      sink.put_chunk(t.chunk, t.first, t.rows, out.data(), t.stats);
+    }
+    rows_done += std::min(chunk_rows, n - todo[k] * chunk_rows);
+    progress.update(rows_done);
+  }
+  if (writing.valid()) writing.get();
+  progress.finish();
+  stats_.batch_tokens = budget;
+  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace emb

@@ -59,6 +59,16 @@ class TransformerEmbedder final : public Embedder {
   int64_t dim() const override { return model_.spec.hidden; }
   bool normalized() const override { return model_.normalize; }
   Matrix embed(const std::vector<std::string>& texts, Backend& backend) override;
+  /// @brief Chunk after chunk, with the backend's encoder ops (the CPU's when it has none).
+  void embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
+                    EmbeddingSink& sink) override;
+  /// @brief embed_chunks() on the given ops. Each chunk is tokenized (on a GPU, the next
+  ///        chunk while this one encodes), cut into sequences sorted by length, packed
+  ///        into batches of at most the token budget, and handed to the sink (on a GPU,
+  ///        while the next chunk encodes). When the ops run out of device memory, the
+  ///        budget halves and the batch runs again; below one longest sequence, the run
+  ///        fails with emb::RuntimeError.
+  void encode(const std::vector<std::string>& texts, EncoderOps& ops, int64_t chunk_rows, EmbeddingSink& sink);
   EmbedStats stats() const override { return stats_; }
 
   /// @brief The prompt text put before every sentence ("" for none).

@@ -67,39 +67,94 @@ SegmentStageResult run_segment(const std::vector<std::string>& inputs, const Seg
   return r;
 }
 
+namespace {
+
+// FNV-1a over the texts, each ended by a 0 byte: a resumed run must embed the same ones.
+std::string texts_hash(const std::vector<std::string>& texts) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&](unsigned char c) { h = (h ^ c) * 0x100000001b3ull; };
+  for (const std::string& t : texts) {
+    for (unsigned char c : t) mix(c);
+    mix(0);
+  }
+  return fmt("%016llx", (unsigned long long)h);
+}
+
+// Hands each chunk to the file as it finishes, timing each.
+class StoreSink final : public EmbeddingSink {
+ public:
+  StoreSink(io::StoreWriter& out, std::vector<bool> done) : out_(out), done_(std::move(done)) {}
+  bool has_chunk(int64_t c) const override { return done_[static_cast<size_t>(c)]; }
+  void put_chunk(int64_t c, int64_t, int64_t, const float* data, const EmbedStats& st) override {
+    const auto now = std::chrono::steady_clock::now();
+    out_.write_embedding_chunk(c, data, {st.tokens, st.truncated, st.chunked,
+                                         std::chrono::duration<double>(now - last_).count()});
+    last_ = now;
+  }
+
+ private:
+  io::StoreWriter& out_;
+  std::vector<bool> done_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
 io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder, Backend& backend,
-                           const Report& report) {
+                           io::StoreWriter& out, const EmbedStageOptions& opts, const Report& report) {
   EMB_EXPECTS(segments.size() > 0, "there are no segments to embed");
+  EMB_USAGE(opts.chunk_rows >= 0, "--chunk-rows must be positive, got ", opts.chunk_rows);
+  const auto n = static_cast<int64_t>(segments.size());
+  const int64_t dim = embedder.dim();
+  const int64_t chunk_rows = opts.chunk_rows > 0 ? opts.chunk_rows : default_chunk_rows(dim);
+  nlohmann::json key = opts.key;
+  key["model_name"] = embedder.model_name();
+  key["segments"] = n;
+  key["texts"] = texts_hash(segments.text);
+  key["chunk_rows"] = chunk_rows;
+  const std::vector<bool> done = out.begin_embeddings(n, dim, chunk_rows, key);
+  const auto stored = std::count(done.begin(), done.end(), true);
+  if (out.resumed())
+    report(fmt("resuming %s: %lld of %lld chunks (%lld segments each) are stored; embedding the rest",
+               out.temp_path().c_str(), (long long)stored, (long long)done.size(), (long long)chunk_rows));
+  StoreSink sink(out, done);
   const auto t0 = std::chrono::steady_clock::now();
-  Matrix m = embedder.embed(segments.text, backend);
+  embedder.embed_chunks(segments.text, backend, chunk_rows, sink);
   const EmbedStats st = embedder.stats();
   const double secs = st.seconds > 0 ? st.seconds : seconds_since(t0);
-  report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)",
-             (long long)m.rows(), embedder.model_name().c_str(), (long long)m.cols(), secs,
-             secs > 0 ? m.rows() / secs : 0.0));
-  if (st.max_seq_length > 0) {
-    report(fmt("%lld tokens (%.0f tokens/s) on %s", (long long)st.tokens, secs > 0 ? st.tokens / secs : 0.0,
-               st.device.c_str()));
-    if (st.truncated > 0)
-      report(fmt("%lld sentences were longer than %lld tokens and were truncated (--long-text chunk embeds them whole)",
-                 (long long)st.truncated, (long long)st.max_seq_length));
-    if (st.chunked > 0)
-      report(fmt("%lld sentences longer than %lld tokens were embedded as overlapping windows",
-                 (long long)st.chunked, (long long)st.max_seq_length));
-  }
+  const int64_t computed = n - std::min<int64_t>(n, stored * chunk_rows);
+  const io::ChunkCounts all = out.embedding_counts();
+
   io::EmbeddingSet e;
-  e.n = m.rows();
-  e.dim = m.cols();
+  e.n = n;
+  e.dim = dim;
   e.model = embedder.model_name();
   e.normalized = embedder.normalized();
-  e.tokens = st.tokens;
-  e.truncated = st.truncated;
+  e.tokens = all.tokens;
+  e.truncated = all.truncated;
   e.max_seq_length = st.max_seq_length;
   e.prompt = st.prompt;
   e.long_text = st.long_text;
   e.device = st.device;
   e.seconds = secs;
-  e.vectors = std::move(m.storage());
+  out.finish_embeddings(e);
+
+  const int64_t rows = st.chunks_skipped > 0 ? std::max<int64_t>(computed, 0) : n;
+  report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)", (long long)rows,
+             embedder.model_name().c_str(), (long long)dim, secs, secs > 0 ? rows / secs : 0.0));
+  if (st.max_seq_length > 0) {
+    report(fmt("%lld tokens (%.0f tokens/s) on %s, batches of up to %lld tokens", (long long)st.tokens,
+               secs > 0 ? st.tokens / secs : 0.0, st.device.c_str(), (long long)st.batch_tokens));
+    if (st.oom_retries > 0)
+      report(fmt("the GPU ran out of memory %lld times; batches were cut to %lld tokens", (long long)st.oom_retries,
+                 (long long)st.batch_tokens));
+    if (all.truncated > 0)
+      report(fmt("%lld sentences were longer than %lld tokens and were truncated (--long-text chunk embeds them whole)",
+                 (long long)all.truncated, (long long)st.max_seq_length));
+    if (all.chunked > 0)
+      report(fmt("%lld sentences longer than %lld tokens were embedded as overlapping windows",
+                 (long long)all.chunked, (long long)st.max_seq_length));
+  }
   return e;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "host/backend/backend.hpp"
 #include "host/embed/embedder.hpp"
 #include "host/segment/segmenter.hpp"
@@ -34,10 +36,21 @@ struct SegmentStageResult {
 SegmentStageResult run_segment(const std::vector<std::string>& inputs, const SegmentStageOptions& opts,
                                const Report& report);
 
+struct EmbedStageOptions {
+  int64_t chunk_rows = 0;  ///< segments per stored chunk; 0 = default_chunk_rows(dim)
+  /// The settings that decide the vectors (model, prompt, ...): a resumed file must
+  /// have been begun with the same. The stage adds the model name, the segment count
+  /// and a hash of their texts, and the chunk size.
+  nlohmann::json key = nlohmann::json::object();
+};
+
 /// @brief Embeds every segment text with an embedder made (and its model checked)
-///        beforehand by make_embedder.
+///        beforehand by make_embedder, into `out` chunk by chunk: host memory holds a
+///        chunk, not the corpus, and chunks a resumed file has are not computed again.
+///        Finishes /embeddings (its attributes count every chunk) but does not commit.
+/// @returns the description of the embeddings, with no vectors.
 io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder, Backend& backend,
-                           const Report& report);
+                           io::StoreWriter& out, const EmbedStageOptions& opts, const Report& report);
 
 struct ClusterStageOptions {
   std::string method = "kmeans";
