@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -531,4 +532,61 @@ TEST_F(Cli, HdbscanWritesItsTreesAndPredictAssignsNewPoints) {
   r = run("predict " + other);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--fit"), std::string::npos) << r.err;
+}
+
+namespace {
+
+std::vector<float> vectors_of(const std::string& h5) { return emb::io::StoreReader(h5).embeddings().vectors; }
+
+}  // namespace
+
+TEST_F(Cli, AKilledRunResumesFromItsStoredChunks) {
+  const auto whole = path("whole.h5").string(), h5 = path("r.h5").string();
+  ASSERT_EQ(run("run " + sample() + " -o " + whole + " --k 4 --chunk-rows 40").code, 0);
+  // Killed (SIGKILL: no clean-up at all) right after its third chunk is stored.
+  Result r = run("run " + sample() + " -o " + h5 + " --k 4 --chunk-rows 40", "EMBCLUST_KILL_AFTER_CHUNKS=3");
+  EXPECT_EQ(r.code, 128 + SIGKILL) << r.err;  // as the shell reports a killed command
+  EXPECT_FALSE(fs::exists(h5));
+  ASSERT_TRUE(fs::exists(h5 + ".partial"));
+  // Other settings are refused, naming the one that differs; the partial file stays.
+  r = run("run " + sample() + " -o " + h5 + " --k 4 --chunk-rows 40 --resume --dim 512");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("it was started with dim 1024, and this run has 512; run without --resume"), std::string::npos)
+      << r.err;
+  ASSERT_TRUE(fs::exists(h5 + ".partial"));
+  r = run("run " + sample() + " -o " + h5 + " --k 4 --chunk-rows 40 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 of 9 chunks (40 segments each) are stored; embedding the rest"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(h5 + ".partial"));
+  EXPECT_EQ(vectors_of(h5), vectors_of(whole));
+  EXPECT_EQ(emb::io::StoreReader(h5).clustering("kmeans").labels,
+            emb::io::StoreReader(whole).clustering("kmeans").labels);
+  EXPECT_EQ(files_in_dir(), 4) << "whole.h5, r.h5, stdout.txt, stderr.txt";
+}
+
+TEST_F(Cli, EmbedResumesTooAndSaysWhereTheChunksAreWhenItFails) {
+  const auto h5 = path("e.h5").string();
+  ASSERT_EQ(run("segment " + sample() + " -o " + h5).code, 0);
+  const std::string segmented = slurp(h5);
+  // A write failure after two chunks: the error, then where the chunks are.
+  Result r = run("embed " + h5 + " --chunk-rows 100", "EMBCLUST_FAIL_AFTER_WRITES=6");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("injected write failure"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chunks of embeddings finished so far are in " + h5 +
+                       ".partial: the same command with --resume continues from there"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(slurp(h5), segmented) << "the file itself must not change";
+  r = run("embed " + h5 + " --chunk-rows 100 --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos) << r.err;
+  const auto fresh = path("f.h5").string();
+  ASSERT_EQ(run("segment " + sample() + " -o " + fresh).code, 0);
+  ASSERT_EQ(run("embed " + fresh).code, 0);
+  EXPECT_EQ(vectors_of(h5), vectors_of(fresh));
+  // --resume belongs to the commands that embed.
+  r = run("cluster " + h5 + " --k 3 --resume");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--resume applies only to 'embclust run' and 'embclust embed'"), std::string::npos) << r.err;
 }
