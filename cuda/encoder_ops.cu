@@ -16,6 +16,7 @@
 #include "cuda/check.cuh"
 #include "cuda/cuda_backend.hpp"
 #include "cuda/device_buffer.cuh"
+#include "cuda/pinned_buffer.cuh"
 #include "cuda/embed_layernorm.cuh"
 #include "cuda/encoder_ops.cuh"
 #include "cuda/pool.cuh"
@@ -39,6 +40,9 @@ class CudaTensor final : public Tensor {
 
 const CudaTensor& ct(const Tensor& t) { return static_cast<const CudaTensor&>(t); }
 CudaTensor& ct(Tensor& t) { return static_cast<CudaTensor&>(t); }
+
+// Tokens per GEMM in the fp32 mode (see linear()).
+constexpr int64_t kF32Tile = 256;
 
 class CudaEncoderOps final : public EncoderOps {
  public:
@@ -86,13 +90,22 @@ class CudaEncoderOps final : public EncoderOps {
     ids_.resize(static_cast<size_t>(std::max<int64_t>(tokens_, 1)));
     positions_.resize(static_cast<size_t>(std::max<int64_t>(tokens_, 1)));
     offsets_.resize(static_cast<size_t>(batch_ + 1));
+    // Staged through page-locked memory: the copies run at full PCIe speed and do not
+    // hold the host. The previous batch is done with the staging buffer once its
+    // pooled vectors came back (download synchronizes), which this waits for anyway.
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    const size_t staged = static_cast<size_t>(2 * tokens_ + batch_ + 1);
+    staging_.resize(staged);
+    int32_t* h = staging_.data();
+    std::copy(b.ids.begin(), b.ids.end(), h);
+    std::copy(b.positions.begin(), b.positions.end(), h + tokens_);
+    std::copy(b.offsets.begin(), b.offsets.end(), h + 2 * tokens_);
     if (tokens_ > 0) {
-      EMB_CUDA_TRY(cudaMemcpyAsync(ids_.data(), b.ids.data(), 4 * tokens_, cudaMemcpyHostToDevice, stream_));
-      EMB_CUDA_TRY(
-          cudaMemcpyAsync(positions_.data(), b.positions.data(), 4 * tokens_, cudaMemcpyHostToDevice, stream_));
+      EMB_CUDA_TRY(cudaMemcpyAsync(ids_.data(), h, 4 * tokens_, cudaMemcpyHostToDevice, stream_));
+      EMB_CUDA_TRY(cudaMemcpyAsync(positions_.data(), h + tokens_, 4 * tokens_, cudaMemcpyHostToDevice, stream_));
     }
-    EMB_CUDA_TRY(cudaMemcpyAsync(offsets_.data(), b.offsets.data(), 4 * (batch_ + 1), cudaMemcpyHostToDevice, stream_));
-    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));  // the host vectors may change after return
+    EMB_CUDA_TRY(
+        cudaMemcpyAsync(offsets_.data(), h + 2 * tokens_, 4 * (batch_ + 1), cudaMemcpyHostToDevice, stream_));
   }
 
   void embed_layernorm(const Tensor& word, const Tensor& position, const Tensor& type, const Tensor& gamma,
@@ -115,9 +128,27 @@ class CudaEncoderOps final : public EncoderOps {
                                   xh_.data(), CUDA_R_16F, static_cast<int>(in), &zero, ct(y).f(), CUDA_R_32F,
                                   static_cast<int>(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     } else {
-      EMB_CUBLAS_TRY(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(n),
-                                 static_cast<int>(in), &one, ct(w).f(), static_cast<int>(in), ct(x).f(),
-                                 static_cast<int>(in), &zero, ct(y).f(), static_cast<int>(out)));
+      // Every GEMM of the fp32 mode has the same shape, kF32Tile tokens, whatever the
+      // batch: cuBLAS picks its kernel by shape, so a fixed shape keeps a token's sums
+      // in one order in any batch (bit-for-bit batch invariance). The last, partial
+      // tile goes through a zero-padded scratch tile.
+      const int64_t full = n / kF32Tile, rest = n % kF32Tile;
+      auto gemm = [&](const float* xs, float* ys) {
+        EMB_CUBLAS_TRY(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(kF32Tile),
+                                   static_cast<int>(in), &one, ct(w).f(), static_cast<int>(in), xs,
+                                   static_cast<int>(in), &zero, ys, static_cast<int>(out)));
+      };
+      for (int64_t t = 0; t < full; ++t) gemm(ct(x).f() + t * kF32Tile * in, ct(y).f() + t * kF32Tile * out);
+      if (rest > 0) {
+        pad_x_.resize(static_cast<size_t>(kF32Tile * in));
+        pad_y_.resize(static_cast<size_t>(kF32Tile * out));
+        EMB_CUDA_TRY(cudaMemsetAsync(pad_x_.data(), 0, sizeof(float) * kF32Tile * in, stream_));
+        EMB_CUDA_TRY(cudaMemcpyAsync(pad_x_.data(), ct(x).f() + full * kF32Tile * in, sizeof(float) * rest * in,
+                                     cudaMemcpyDeviceToDevice, stream_));
+        gemm(pad_x_.data(), pad_y_.data());
+        EMB_CUDA_TRY(cudaMemcpyAsync(ct(y).f() + full * kF32Tile * out, pad_y_.data(), sizeof(float) * rest * out,
+                                     cudaMemcpyDeviceToDevice, stream_));
+      }
     }
     if (bias || act != Activation::None)
       bias_activation_async(ct(y).f(), n, out, bias ? ct(*bias).f() : nullptr, static_cast<Act>(static_cast<int>(act)),
@@ -148,6 +179,8 @@ class CudaEncoderOps final : public EncoderOps {
   std::string name_;
   int64_t tokens_ = 0, batch_ = 0, max_len_ = 0;
   DeviceBuffer<int32_t> ids_, positions_, offsets_;
+  PinnedBuffer<int32_t> staging_;  ///< ids, positions and offsets of the batch on their way up
+  DeviceBuffer<float> pad_x_, pad_y_;  ///< the fp32 mode's last, partial GEMM tile
   DeviceBuffer<__half> xh_;
 };
 

@@ -5,13 +5,17 @@
 # prints a short table. Usage: scripts/gpu_check.sh [BUILD_DIR] [CORPUS]
 # MODEL (default random:e5-small, which needs only multilingual-e5-small's tokenizer.json
 # in the models folder; the real weights are too large to carry to a GPU machine) is
-# the encoder of the runs, which use the CUDA encoder ops (EMBCLUST_CUDA_ENCODER, default fp32).
+# the encoder of the runs; their CUDA runs pass --precision PRECISION (fp16 or fp32,
+# default fp32) to the CUDA encoder. Last, bench/compare_encoder_gpu.py compares the CUDA
+# encoder with sentence-transformers on ENCODER_COUNT sentences (default 500000; 0 skips
+# it) of CORPUS (else tests/data/sample), under a time limit of ENCODER_TIMEOUT seconds
+# (default 900); its failure is logged and the rest still runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 CORPUS=${2:-}
 MODEL=${MODEL:-random:e5-small}
-export EMBCLUST_CUDA_ENCODER=${EMBCLUST_CUDA_ENCODER:-fp32}
+PRECISION=${PRECISION:-fp32}
 LOG=${LOG_DIR:-/tmp}/embclust-gpu-check
 mkdir -p "$LOG"
 declare -a rows
@@ -29,14 +33,17 @@ rc=$?
 row "all CPU tests (embclust_tests)" "$([ $rc = 0 ] && echo pass || echo FAIL) $(grep -E '^\[  (PASSED|FAILED|SKIPPED)' "$LOG/tests.txt" | tr '\n' ' ')"
 
 t0=$(date +%s.%N)
-"$B/embclust" run tests/data/sample -o "$LOG/sample.h5" --config configs/default.toml --model "$MODEL" --device cuda 2>"$LOG/sample.txt"
+"$B/embclust" run tests/data/sample -o "$LOG/sample.h5" --config configs/default.toml --model "$MODEL" --device cuda \
+  --precision "$PRECISION" 2>"$LOG/sample.txt"
 rc=$?
 row "run sample --device cuda" "rc=$rc $(grep -o 'using cuda:0[^;]*' "$LOG/sample.txt" | head -1)"
 
 if [ -n "$CORPUS" ]; then
   for dev in cpu cuda; do
+    prec=(); [ $dev = cuda ] && prec=(--precision "$PRECISION")
     t0=$(date +%s.%N)
-    "$B/embclust" run "$CORPUS" -o "$LOG/corpus-$dev.h5" --config configs/korean.toml --model "$MODEL" --device $dev 2>"$LOG/corpus-$dev.txt"
+    "$B/embclust" run "$CORPUS" -o "$LOG/corpus-$dev.h5" --config configs/korean.toml --model "$MODEL" --device $dev \
+      ${prec[@]+"${prec[@]}"} 2>"$LOG/corpus-$dev.txt"
     rc=$?
     t1=$(date +%s.%N)
     row "run corpus --device $dev" "rc=$rc $(awk "BEGIN{printf \"%.2f\", $t1-$t0}") s total; $(grep -o 'embedded.*' "$LOG/corpus-$dev.txt")"
@@ -88,8 +95,20 @@ for b in "$B"/bench/bench_*; do
   row "$(basename "$b")" "rc=$? (see below)"
 done
 
+# The CUDA encoder against sentence-transformers (fp16, best batch size) on the same
+# sentences and weights, and the cuBLAS rate its linear layers reach (see the script).
+rm -f "$LOG"/compare_encoder_gpu.*
+if [ "${ENCODER_COUNT:-500000}" != 0 ]; then
+  timeout "${ENCODER_TIMEOUT:-900}" python3 bench/compare_encoder_gpu.py --embclust "$B/embclust" \
+    --inputs "${CORPUS:-tests/data/sample}" --count "${ENCODER_COUNT:-500000}" \
+    --json "$LOG/compare_encoder_gpu.json" >"$LOG/compare_encoder_gpu.md" 2>"$LOG/compare_encoder_gpu.txt"
+  rc=$?
+  row "compare_encoder_gpu.py (vs sentence-transformers)" "rc=$rc$([ $rc = 124 ] && echo ' (timed out)') (table below; log $LOG/compare_encoder_gpu.txt)"
+fi
+
 echo
 for f in "$LOG"/bench_*.txt; do [ -f "$f" ] && grep -E '^(BM_|Run on|CPU Caches|Load)' "$f"; done
+if [ -s "$LOG/compare_encoder_gpu.md" ]; then echo; cat "$LOG/compare_encoder_gpu.md"; fi
 echo
 echo "=== embclust GPU check ==="
 printf '%s\n' "${rows[@]}"

@@ -19,6 +19,7 @@ namespace emb::test {
 struct CudaLimits {
   int64_t block_floats = 0;      ///< 0: the backend's default
   int64_t max_held_floats = -1;  ///< -1: hold as much as fits
+  bool encoder_fp16 = false;     ///< encoder GEMMs with float16 operands (runs default to it; op tests check fp32)
 };
 
 /// @brief The CUDA backend on device 0, or null with `reason` set.
@@ -28,7 +29,8 @@ inline std::unique_ptr<Backend> cuda_backend_or_reason(std::string* reason, cons
   cuda::CudaOptions options;
   if (limits.block_floats > 0) options.block_floats = limits.block_floats;
   options.max_held_floats = limits.max_held_floats;
-  options.encoder = true;  // the tests check the CUDA encoder ops, which runs keep off by default
+  options.encoder = true;
+  options.encoder_fp16 = limits.encoder_fp16;
   return cuda::make_cuda_backend(0, options);
 #else
   (void)limits;

@@ -23,8 +23,12 @@
 
 /// @brief Declares `var` as the CUDA backend's encoder ops, or skips without a
 ///        device. With a device, missing or non-GPU ops fail: they are required there.
-#define CUDA_ENCODER_OPS_OR_SKIP(var)                                                                   \
-  CUDA_BACKEND_OR_SKIP(var##_backend_);                                                                 \
+#define CUDA_ENCODER_OPS_OR_SKIP(var) CUDA_ENCODER_OPS_OR_SKIP_AS(var, false)
+/// @brief As above, with float16 GEMM operands (the default of runs) when fp16 is true.
+#define CUDA_ENCODER_OPS_OR_SKIP_AS(var, fp16)                                                          \
+  std::string var##_reason_;                                                                            \
+  auto var##_backend_ = ::emb::test::cuda_backend_or_reason(&var##_reason_, {0, -1, (fp16)});           \
+  if (!var##_backend_) GTEST_SKIP() << "no CUDA device: " << var##_reason_;                            \
   auto var = var##_backend_->make_encoder_ops();                                                        \
   ASSERT_TRUE(var != nullptr) << "the CUDA backend has no encoder ops (make_encoder_ops() gave null)"; \
   ASSERT_TRUE(var->is_gpu()) << "the CUDA backend's encoder ops are not on the GPU: " << var->name()
@@ -396,8 +400,34 @@ INSTANTIATE_TEST_SUITE_P(ModelShapes, CudaEncoderGraph,
                          ::testing::Values(std::pair{"MiniLM_L6", minilm_spec()}, std::pair{"XLMR_L12", xlmr_spec()}),
                          [](const auto& p) { return std::string(p.param.first); });
 
-TEST(CudaEncoderGraphTest, ASentenceDoesNotDependOnItsBatch) {
-  CUDA_ENCODER_OPS_OR_SKIP(gpu);
+TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpuInFp16) {
+  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, true);
+  auto cpu = make_cpu_encoder_ops();
+  const EncoderSpec spec = GetParam().second;
+  const Seqs seqs = random_seqs(40, 200, static_cast<int>(spec.vocab), 11);
+  int64_t tokens = 0;
+  for (const auto& s : seqs) tokens += static_cast<int64_t>(s.size());
+  auto weights = random_weights(42);
+  EncoderGraph gg(*gpu, spec, *weights, tokens), gc(*cpu, spec, *weights, tokens);
+  const int64_t h = spec.hidden;
+  const auto a = run_graph(gg, seqs, Pooling::Mean, true), b = run_graph(gc, seqs, Pooling::Mean, true);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int64_t j = 0; j < h; ++j) {
+      const double x = a[s * h + j], y = b[s * h + j];
+      ASSERT_TRUE(std::isfinite(x)) << "sentence " << s << ", dim " << j << ": GPU gave " << x;
+      ab += x * y, aa += x * x, bb += y * y;
+    }
+    EXPECT_GE(ab / std::sqrt(aa * bb), 0.999) << "sentence " << s << " (" << seqs[s].size() << " tokens)";
+  }
+}
+
+// fp32 must be batch-invariant bit for bit; fp16 within float16 rounding.
+class CudaBatchInvariance : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CudaBatchInvariance, ASentenceDoesNotDependOnItsBatch) {
+  const bool fp16 = GetParam();
+  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, fp16);
   const EncoderSpec spec = minilm_spec();
   auto weights = random_weights(7);
   EncoderGraph g(*gpu, spec, *weights, 2048);
@@ -423,10 +453,14 @@ TEST(CudaEncoderGraphTest, ASentenceDoesNotDependOnItsBatch) {
       const size_t in_m = (i < 2 ? i : i + 1) * h + j, in_r = (5 - i) * h + j;
       worst_others = std::max<double>(worst_others, std::abs(in_mixed[in_m] - in_reordered[in_r]));
     }
-  EXPECT_LE(worst_mixed, 1e-6) << "alone vs inside a batch";
-  EXPECT_LE(worst_reordered, 1e-6) << "alone vs in another order, beside a 512-token sentence";
-  EXPECT_LE(worst_others, 1e-6) << "the other sentences in the two orders";
+  const double limit = fp16 ? 1e-3 : 0.0;  // unit vectors: 1e-3 is about two float16 ulps
+  EXPECT_LE(worst_mixed, limit) << "alone vs inside a batch";
+  EXPECT_LE(worst_reordered, limit) << "alone vs in another order, beside a 512-token sentence";
+  EXPECT_LE(worst_others, limit) << "the other sentences in the two orders";
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, CudaBatchInvariance, ::testing::Values(false, true),
+                         [](const auto& p) { return std::string(p.param ? "Fp16" : "Fp32"); });
 
 }  // namespace
 }  // namespace emb
