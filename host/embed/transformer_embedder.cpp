@@ -327,14 +327,18 @@ void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderO
     budget = std::max(max_len_, budget / 2);
     ++stats_.oom_retries;
   };
-  for (;;) {
-    try {
-      graph.reserve(budget);
-      break;
-    } catch (const OutOfMemory& e) {
-      shrink(e);
+  // Scratch for the largest budget that fits.
+  const auto reserve_fitting = [&] {
+    for (;;) {
+      try {
+        graph.reserve(budget);
+        return;
+      } catch (const OutOfMemory& e) {
+        shrink(e);
+      }
     }
-  }
+  };
+  reserve_fitting();
 
   // Timed from here: tokenizing counts, uploading the weights does not.
   const auto start = std::chrono::steady_clock::now();
@@ -386,14 +390,7 @@ void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderO
       } catch (const OutOfMemory& e) {
         // Nothing of this batch was kept: cut the budget and form it again.
         shrink(e);
-        for (;;) {
-          try {
-            graph.reserve(budget);
-            break;
-          } catch (const OutOfMemory& e2) {
-            shrink(e2);
-          }
-        }
+        reserve_fitting();
         continue;
       }
       t.stats.tokens += batch.tokens();

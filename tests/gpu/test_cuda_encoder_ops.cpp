@@ -369,6 +369,21 @@ std::vector<float> run_graph(EncoderGraph& g, const Seqs& seqs, Pooling pooling,
   return out;
 }
 
+// Sentence by sentence, the GPU's vector (a) against the CPU's (b): finite, and at
+// least `min_cosine` apart.
+void expect_same_directions(const std::vector<float>& a, const std::vector<float>& b, const Seqs& seqs, int64_t h,
+                            double min_cosine) {
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int64_t j = 0; j < h; ++j) {
+      const double x = a[s * h + j], y = b[s * h + j];
+      ASSERT_TRUE(std::isfinite(x)) << "sentence " << s << ", dim " << j << ": GPU gave " << x;
+      ab += x * y, aa += x * x, bb += y * y;
+    }
+    EXPECT_GE(ab / std::sqrt(aa * bb), min_cosine) << "sentence " << s << " (" << seqs[s].size() << " tokens)";
+  }
+}
+
 class CudaEncoderGraph : public ::testing::TestWithParam<std::pair<const char*, EncoderSpec>> {};
 
 TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpu) {
@@ -383,16 +398,8 @@ TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpu) {
   const int64_t h = spec.hidden;
   for (auto [pooling, normalize] : {std::pair{Pooling::Mean, true}, std::pair{Pooling::Cls, false}}) {
     SCOPED_TRACE(::testing::Message() << "pooling " << int(pooling) << (normalize ? ", normalized" : ", raw"));
-    const auto a = run_graph(gg, seqs, pooling, normalize), b = run_graph(gc, seqs, pooling, normalize);
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      double ab = 0, aa = 0, bb = 0;
-      for (int64_t j = 0; j < h; ++j) {
-        const double x = a[s * h + j], y = b[s * h + j];
-        ASSERT_TRUE(std::isfinite(x)) << "sentence " << s << ", dim " << j << ": GPU gave " << x;
-        ab += x * y, aa += x * x, bb += y * y;
-      }
-      EXPECT_GE(ab / std::sqrt(aa * bb), 0.9999) << "sentence " << s << " (" << seqs[s].size() << " tokens)";
-    }
+    expect_same_directions(run_graph(gg, seqs, pooling, normalize), run_graph(gc, seqs, pooling, normalize), seqs,
+                           h, 0.9999);
   }
 }
 
@@ -410,16 +417,8 @@ TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpuInFp16) {
   auto weights = random_weights(42);
   EncoderGraph gg(*gpu, spec, *weights, tokens), gc(*cpu, spec, *weights, tokens);
   const int64_t h = spec.hidden;
-  const auto a = run_graph(gg, seqs, Pooling::Mean, true), b = run_graph(gc, seqs, Pooling::Mean, true);
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int64_t j = 0; j < h; ++j) {
-      const double x = a[s * h + j], y = b[s * h + j];
-      ASSERT_TRUE(std::isfinite(x)) << "sentence " << s << ", dim " << j << ": GPU gave " << x;
-      ab += x * y, aa += x * x, bb += y * y;
-    }
-    EXPECT_GE(ab / std::sqrt(aa * bb), 0.999) << "sentence " << s << " (" << seqs[s].size() << " tokens)";
-  }
+  expect_same_directions(run_graph(gg, seqs, Pooling::Mean, true), run_graph(gc, seqs, Pooling::Mean, true), seqs, h,
+                         0.999);
 }
 
 // fp32 must be batch-invariant bit for bit; fp16 within float16 rounding.
