@@ -386,40 +386,35 @@ void expect_same_directions(const std::vector<float>& a, const std::vector<float
 
 class CudaEncoderGraph : public ::testing::TestWithParam<std::pair<const char*, EncoderSpec>> {};
 
-TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpu) {
-  CUDA_ENCODER_OPS_OR_SKIP(gpu);
+// The whole graph on the GPU (fp32 or fp16 GEMMs) against the CPU, 40 random
+// sentences of up to 200 tokens, in every pooling asked for.
+void graph_matches_cpu(const EncoderSpec& spec, bool fp16, double min_cosine,
+                       const std::vector<std::pair<Pooling, bool>>& poolings) {
+  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, fp16);
   auto cpu = make_cpu_encoder_ops();
-  const EncoderSpec spec = GetParam().second;
   const Seqs seqs = random_seqs(40, 200, static_cast<int>(spec.vocab), 11);
   int64_t tokens = 0;
   for (const auto& s : seqs) tokens += static_cast<int64_t>(s.size());
   auto weights = random_weights(42);
   EncoderGraph gg(*gpu, spec, *weights, tokens), gc(*cpu, spec, *weights, tokens);
-  const int64_t h = spec.hidden;
-  for (auto [pooling, normalize] : {std::pair{Pooling::Mean, true}, std::pair{Pooling::Cls, false}}) {
+  for (auto [pooling, normalize] : poolings) {
     SCOPED_TRACE(::testing::Message() << "pooling " << int(pooling) << (normalize ? ", normalized" : ", raw"));
     expect_same_directions(run_graph(gg, seqs, pooling, normalize), run_graph(gc, seqs, pooling, normalize), seqs,
-                           h, 0.9999);
+                           spec.hidden, min_cosine);
   }
+}
+
+TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpu) {
+  graph_matches_cpu(GetParam().second, false, 0.9999, {{Pooling::Mean, true}, {Pooling::Cls, false}});
+}
+
+TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpuInFp16) {
+  graph_matches_cpu(GetParam().second, true, 0.999, {{Pooling::Mean, true}});
 }
 
 INSTANTIATE_TEST_SUITE_P(ModelShapes, CudaEncoderGraph,
                          ::testing::Values(std::pair{"MiniLM_L6", minilm_spec()}, std::pair{"XLMR_L12", xlmr_spec()}),
                          [](const auto& p) { return std::string(p.param.first); });
-
-TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpuInFp16) {
-  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, true);
-  auto cpu = make_cpu_encoder_ops();
-  const EncoderSpec spec = GetParam().second;
-  const Seqs seqs = random_seqs(40, 200, static_cast<int>(spec.vocab), 11);
-  int64_t tokens = 0;
-  for (const auto& s : seqs) tokens += static_cast<int64_t>(s.size());
-  auto weights = random_weights(42);
-  EncoderGraph gg(*gpu, spec, *weights, tokens), gc(*cpu, spec, *weights, tokens);
-  const int64_t h = spec.hidden;
-  expect_same_directions(run_graph(gg, seqs, Pooling::Mean, true), run_graph(gc, seqs, Pooling::Mean, true), seqs, h,
-                         0.999);
-}
 
 // fp32 must be batch-invariant bit for bit; fp16 within float16 rounding.
 class CudaBatchInvariance : public ::testing::TestWithParam<bool> {};
