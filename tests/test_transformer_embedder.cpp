@@ -351,8 +351,12 @@ class RecordingSink final : public EmbeddingSink {
 // embedder overlap tokenizing and storing with encoding, as on a real device.
 class TightOps final : public EncoderOps {
  public:
-  TightOps(int64_t alloc_limit, int64_t run_limit, bool gpu)
-      : cpu_(make_cpu_encoder_ops()), alloc_limit_(alloc_limit), run_limit_(run_limit), gpu_(gpu) {}
+  TightOps(int64_t alloc_limit, int64_t run_limit, bool gpu, int64_t weight_rows_limit = 1 << 30)
+      : cpu_(make_cpu_encoder_ops()),
+        alloc_limit_(alloc_limit),
+        run_limit_(run_limit),
+        weight_rows_limit_(weight_rows_limit),
+        gpu_(gpu) {}
   std::string name() const override { return "tight"; }
   bool is_gpu() const override { return gpu_; }
   TensorPtr alloc(int64_t capacity, int64_t cols) override {
@@ -362,7 +366,10 @@ class TightOps final : public EncoderOps {
     }
     return cpu_->alloc(capacity, cols);
   }
-  TensorPtr upload_weight(const float* h, int64_t r, int64_t c) override { return cpu_->upload_weight(h, r, c); }
+  TensorPtr upload_weight(const float* h, int64_t r, int64_t c) override {
+    if (r > weight_rows_limit_) throw OutOfMemory("out of memory uploading " + std::to_string(r) + " rows");
+    return cpu_->upload_weight(h, r, c);
+  }
   void download(const Tensor& t, float* h) override { cpu_->download(t, h); }
   void set_batch(const PackedBatch& b) override { cpu_->set_batch(b); }
   void embed_layernorm(const Tensor& w, const Tensor& p, const Tensor& t, const Tensor& g, const Tensor& b, float eps,
@@ -389,7 +396,7 @@ class TightOps final : public EncoderOps {
 
  private:
   std::unique_ptr<EncoderOps> cpu_;
-  int64_t alloc_limit_, run_limit_;
+  int64_t alloc_limit_, run_limit_, weight_rows_limit_;
   bool gpu_;
 };
 
@@ -470,6 +477,11 @@ TEST_F(TinyModel, RunningOutOfDeviceMemoryForOneSequenceIsAClearError) {
   EXPECT_NE(what.find("ran out of memory even for batches of one sequence (12 tokens)"), std::string::npos) << what;
   EXPECT_NE(what.find("--device cpu"), std::string::npos) << what;
   EXPECT_TRUE(sink.chunks.empty());
+  // Weights that do not fit: one sentence naming the model, before any batch.
+  TightOps no_room(1 << 20, 1 << 20, true, 20);  // the word embeddings alone are 23 rows
+  const std::string weights = error_of<RuntimeError>([&] { e.encode(kChunkTexts, no_room, 4, sink); });
+  EXPECT_NE(weights.find("'s weights ("), std::string::npos) << weights;
+  EXPECT_NE(weights.find("do not fit in the free memory of tight"), std::string::npos) << weights;
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <numeric>
+#include <optional>
 
 #include "host/core/error.hpp"
 #include "host/core/progress.hpp"
@@ -318,7 +320,16 @@ void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderO
   // whenever the device runs out of memory, down to one longest sequence.
   const int64_t fallback = ops.is_gpu() ? kDefaultGpuBatchTokens : kDefaultBatchTokens;
   int64_t budget = std::max(opts_.batch_tokens > 0 ? opts_.batch_tokens : fallback, max_len_);
-  EncoderGraph graph(ops, model_.spec, *model_.weights, 0);
+  std::optional<EncoderGraph> graph_holder;
+  try {
+    graph_holder.emplace(ops, model_.spec, *model_.weights, 0);
+  } catch (const OutOfMemory& e) {
+    char mib[32];
+    std::snprintf(mib, sizeof mib, "%.1f", static_cast<double>(model_.spec.parameters()) * 4.0 / (1 << 20));
+    throw RuntimeError(model_.name + "'s weights (" + mib + " MiB in float32) do not fit in the free memory of " + ops.name() +
+                       "; free GPU memory or use --device cpu (" + e.what() + ")");
+  }
+  EncoderGraph& graph = *graph_holder;
   const auto shrink = [&](const OutOfMemory& e) {
     if (budget <= max_len_)
       throw RuntimeError(std::string("the GPU ran out of memory even for batches of one sequence (") +
