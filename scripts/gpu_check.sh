@@ -36,7 +36,17 @@ t0=$(date +%s.%N)
 "$B/embclust" run tests/data/sample -o "$LOG/sample.h5" --config configs/default.toml --model "$MODEL" --device cuda \
   --precision "$PRECISION" 2>"$LOG/sample.txt"
 rc=$?
+cp "$LOG/sample.h5" "$LOG/sample-first.h5" 2>/dev/null
 row "run sample --device cuda" "rc=$rc $(grep -o 'using cuda:0[^;]*' "$LOG/sample.txt" | head -1)"
+
+# A token budget far beyond the device (32 Mi tokens of activations, about 200 GB):
+# the encoder must halve it until it fits and give the same vectors as the run above.
+"$B/embclust" embed "$LOG/sample.h5" --model "$MODEL" --device cuda --precision "$PRECISION" \
+  --batch-tokens 33554432 2>"$LOG/sample-oom.txt"
+rc=$?
+same=$(python3 -c "import h5py,numpy as np,sys; a=h5py.File(sys.argv[1])['embeddings/vectors'][()]; print('max |diff| vs default budget %.2e' % np.abs(a-h5py.File(sys.argv[2])['embeddings/vectors'][()]).max())" \
+  "$LOG/sample.h5" "$LOG/sample-first.h5" 2>/dev/null)
+row "embed sample, 32 Mi-token budget (GPU out of memory)" "rc=$rc $(grep -o 'the GPU ran out of memory.*' "$LOG/sample-oom.txt") $same"
 
 if [ -n "$CORPUS" ]; then
   for dev in cpu cuda; do
