@@ -1,6 +1,7 @@
 #include "io/store.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -432,6 +433,18 @@ h5::File open_partial(const std::string& partial, std::string* why) {
 }
 }  // namespace
 
+namespace {
+// Whether another open file description holds a lock on the file, as HDF5 takes one
+// (flock) for as long as it has a file open for writing.
+bool locked_by_another(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return locked;
+}
+}  // namespace
+
 std::string StoreWriter::partial_path(const std::string& path) { return path + ".partial"; }
 
 StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>& drop, const std::string& command,
@@ -445,6 +458,8 @@ StoreWriter::StoreWriter(const std::string& path, const std::vector<std::string>
   if (mode != PartialMode::None) {
     const std::string partial = partial_path(path);
     if (fs::exists(partial, ec)) {
+      EMB_EXPECTS(!locked_by_another(partial), partial, " is being written by another run (of embclust or of ",
+                  "anything else holding it open); wait for it to finish or write elsewhere");
       if (mode == PartialMode::Resume) {
         m.file = open_partial(partial, &m.note);
         if (m.file) {

@@ -628,3 +628,19 @@ TEST_F(StoreTest, ResumeWithoutAPartialFileStartsAfresh) {
   EXPECT_FALSE(w2.resumed());
   EXPECT_NE(w2.note().find("not an HDF5 file"), std::string::npos) << w2.note();
 }
+
+TEST_F(StoreTest, APartialFileInUseIsLeftAlone) {
+  StoreWriter first(path_, {}, "x", PartialMode::Fresh);
+  stream(first, sample_embeddings(4, 5), 2, {0});
+  for (const PartialMode mode : {PartialMode::Fresh, PartialMode::Resume}) {
+    try {
+      StoreWriter second(path_, {}, "y", mode);
+      ADD_FAILURE() << "a second writer took the partial file";
+    } catch (const emb::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("store.h5.partial is being written by another run"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(first.chunks_stored(), 1);
+  EXPECT_EQ(first.embeddings().n, 4);  // still the first writer's file
+}
