@@ -421,7 +421,12 @@ h5::File open_partial(const std::string& partial, std::string* why) {
       return {};
     }
     h5::File f = h5::open_file_rw(partial);
-    if (!h5::exists(f.get(), kProgress) || !h5::exists(f.get(), "/embeddings/vectors")) {
+    bool begun = h5::exists(f.get(), kProgress) && h5::exists(f.get(), "/embeddings/vectors");
+    if (begun) {
+      h5::Dataset d = h5::open_dataset(f.get(), "/embeddings/vectors");
+      begun = h5::has_attr(d.get(), "resume_key");
+    }
+    if (!begun) {
       *why = partial + " stopped before its first chunk of embeddings";
       return {};
     }
@@ -502,6 +507,13 @@ StoreWriter::~StoreWriter() {
 
 bool StoreWriter::resumed() const { return impl_->resumed; }
 const std::string& StoreWriter::note() const { return impl_->note; }
+
+nlohmann::json StoreWriter::resume_key() const {
+  if (!impl_->resumed) return nlohmann::json::object();
+  h5::Dataset d = h5::open_dataset(impl_->f(), "/embeddings/vectors");
+  nlohmann::json key = nlohmann::json::parse(h5::string_attr(d.get(), "resume_key"), nullptr, false);
+  return key.is_object() ? key : nlohmann::json::object();
+}
 
 std::vector<bool> StoreWriter::begin_embeddings(int64_t n, int64_t dim, int64_t chunk_rows,
                                                 const nlohmann::json& key) {

@@ -196,6 +196,9 @@ class StoreWriter {
   static std::string partial_path(const std::string& path);
   /// @brief Whether this writer continues a partial file left by an earlier run.
   bool resumed() const;
+  /// @brief The key a resumed file's embeddings were begun with (an empty object when
+  ///        this writer did not resume one).
+  nlohmann::json resume_key() const;
   /// @brief One line about the partial file worth telling the user ("" when none).
   const std::string& note() const;
 

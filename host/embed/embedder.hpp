@@ -59,9 +59,10 @@ class EmbeddingSink {
                          const EmbedStats& stats) = 0;
 };
 
-/// @brief The chunk size when none is asked for: about 64 MiB of float32 per chunk,
-///        between 1,024 and 65,536 rows.
-int64_t default_chunk_rows(int64_t dim);
+/// @brief The chunk size when none is asked for. On a GPU, about 64 MiB of float32
+///        per chunk, between 1,024 and 65,536 rows (a few seconds of work); on the
+///        CPU, 4,096 rows (tens of seconds), so that an interrupted run loses little.
+int64_t default_chunk_rows(int64_t dim, bool gpu);
 
 class Embedder {
  public:

@@ -106,7 +106,14 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   EMB_USAGE(opts.chunk_rows >= 0, "--chunk-rows must be positive, got ", opts.chunk_rows);
   const auto n = static_cast<int64_t>(segments.size());
   const int64_t dim = embedder.dim();
-  const int64_t chunk_rows = opts.chunk_rows > 0 ? opts.chunk_rows : default_chunk_rows(dim);
+  int64_t chunk_rows = opts.chunk_rows;
+  if (chunk_rows == 0) {
+    // A resumed file keeps its chunks, whichever machine began it.
+    const nlohmann::json was = out.resume_key();
+    chunk_rows = was.contains("chunk_rows") && was["chunk_rows"].is_number_integer()
+                     ? was["chunk_rows"].get<int64_t>()
+                     : default_chunk_rows(dim, backend.is_gpu());
+  }
   nlohmann::json key = opts.key;
   key["model_name"] = embedder.model_name();
   key["segments"] = n;

@@ -37,7 +37,8 @@ SegmentStageResult run_segment(const std::vector<std::string>& inputs, const Seg
                                const Report& report);
 
 struct EmbedStageOptions {
-  int64_t chunk_rows = 0;  ///< segments per stored chunk; 0 = default_chunk_rows(dim)
+  /// Segments per stored chunk; 0 = the resumed file's, else default_chunk_rows().
+  int64_t chunk_rows = 0;
   /// The settings that decide the vectors (model, prompt, ...): a resumed file must
   /// have been begun with the same. The stage adds the model name, the segment count
   /// and a hash of their texts, and the chunk size.
