@@ -553,6 +553,9 @@ TEST_F(Cli, AKilledRunResumesFromItsStoredChunks) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("it was started with dim 1024, and this run has 512; run without --resume"), std::string::npos)
       << r.err;
+  r = run("run " + sample() + " -o " + h5 + " --k 4 --resume --min-chars 20");  // other sentences
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("it was started with sentences 330, and this run has"), std::string::npos) << r.err;
   ASSERT_TRUE(fs::exists(h5 + ".partial"));
   // Without --chunk-rows the resumed run keeps the file's chunks.
   r = run("run " + sample() + " -o " + h5 + " --k 4 --resume");

@@ -116,8 +116,8 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   }
   nlohmann::json key = opts.key;
   key["model_name"] = embedder.model_name();
-  key["segments"] = n;
-  key["texts"] = texts_hash(segments.text);
+  key["sentences"] = n;
+  key["text hash of the sentences"] = texts_hash(segments.text);
   key["chunk_rows"] = chunk_rows;
   const std::vector<bool> done = out.begin_embeddings(n, dim, chunk_rows, key);
   const auto stored = std::count(done.begin(), done.end(), true);
