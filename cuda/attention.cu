@@ -117,6 +117,10 @@ void launch(const float* d_qkv, const int32_t* d_offsets, int64_t batch, int hea
 
 }  // namespace
 
+bool attention_head_width_supported(int64_t width) {
+  return width == 16 || width == 32 || width == 64 || width == 128;
+}
+
 void attention_async(const float* d_qkv, const int32_t* d_offsets, int64_t batch, int heads, int64_t h, int max_len,
                      float* d_out, cudaStream_t stream) {
   EMB_EXPECTS(heads > 0 && heads <= 65535 && h % heads == 0, "attention: width ", h, " does not split into ", heads,

@@ -98,11 +98,18 @@ class CudaBackend final : public Backend {
   void normalize_rows(MatrixView x) override {
     if (x.size() == 0) return;
     EMB_CUDA_TRY(cudaSetDevice(device_));
-    x_block_.resize(static_cast<size_t>(x.size()));
-    upload(x, x_block_.data());
-    normalize_rows_async(x_block_.data(), x.rows, x.cols, stream_);
-    download(x_block_.data(), x.data, x.size());
-    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    // In blocks of bounded size (rows are independent), so that normalizing a large
+    // matrix does not leave a copy of it in device memory.
+    const int64_t rows_per_block = rows_per_block_for(x.cols);
+    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
+      const int64_t nb = std::min(rows_per_block, x.rows - b0);
+      const MatrixView xb = x.block(b0, nb);
+      x_block_.resize(static_cast<size_t>(xb.size()));
+      upload(xb, x_block_.data());
+      normalize_rows_async(x_block_.data(), nb, x.cols, stream_);
+      download(x_block_.data(), xb.data, xb.size());
+      EMB_CUDA_TRY(cudaStreamSynchronize(stream_));  // the next block reuses x_block_
+    }
   }
 
   void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
@@ -167,6 +174,10 @@ class CudaBackend final : public Backend {
   // per tile, each row's k best kept on the device across tiles.
   void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
     if (q.rows == 0) return;
+    // A bad argument would read outside device memory and spoil the whole context.
+    if (k < 1 || q.cols != x.cols)
+      throw RuntimeError("k_nearest: k = " + std::to_string(k) + " with " + std::to_string(q.cols) + "- and " +
+                         std::to_string(x.cols) + "-column rows");
     EMB_CUDA_TRY(cudaSetDevice(device_));
     const int64_t per_row = 2 * static_cast<int64_t>(k) + k_nearest_scratch_floats(k);  // lists + scratch
     const auto [block, tile] = neighbour_tiling(q.rows, x.rows, q.cols, per_row);
@@ -208,6 +219,10 @@ class CudaBackend final : public Backend {
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
                                const int32_t* component, int32_t* nearest, float* weight2) override {
     if (n_rows == 0) return;
+    for (int64_t t = 0; t < n_rows; ++t)
+      if (rows[t] < 0 || rows[t] >= x.rows)
+        throw RuntimeError("nearest_other_component: row " + std::to_string(rows[t]) + " is outside 0.." +
+                           std::to_string(x.rows - 1));
     EMB_CUDA_TRY(cudaSetDevice(device_));
     const int64_t d = x.cols;
     core2_.resize(static_cast<size_t>(x.rows));

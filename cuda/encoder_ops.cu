@@ -35,7 +35,9 @@ class CudaTensor final : public Tensor {
   }
   float* f() const { return buf.data(); }
   DeviceBuffer<float> buf;
-  DeviceBuffer<__half> half;  ///< a float16 copy of a weight matrix in F16 mode
+  /// A float16 copy of a GEMM weight in F16 mode, made by its first linear() (so the
+  /// embedding tables, which no GEMM reads, get none).
+  mutable DeviceBuffer<__half> half;
 };
 
 const CudaTensor& ct(const Tensor& t) { return static_cast<const CudaTensor&>(t); }
@@ -69,10 +71,6 @@ class CudaEncoderOps final : public EncoderOps {
     auto t = std::make_unique<CudaTensor>(rows, cols);
     const int64_t n = rows * cols;
     EMB_CUDA_TRY(cudaMemcpyAsync(t->f(), host, sizeof(float) * n, cudaMemcpyHostToDevice, stream_));
-    if (precision_ == GemmPrecision::F16 && rows > 1) {
-      t->half.resize(static_cast<size_t>(n));
-      to_half_async(t->f(), n, t->half.data(), stream_);
-    }
     EMB_CUDA_TRY(cudaStreamSynchronize(stream_));  // host may be freed on return
     return t;
   }
@@ -83,6 +81,10 @@ class CudaEncoderOps final : public EncoderOps {
   }
 
   void set_batch(const PackedBatch& b) override {
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    // The previous batch is done with the buffers below (and the staging memory) once
+    // its pooled vectors came back; this waits for anything still queued.
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
     tokens_ = b.tokens();
     batch_ = b.batch();
     max_len_ = 0;
@@ -90,10 +92,7 @@ class CudaEncoderOps final : public EncoderOps {
     ids_.resize(static_cast<size_t>(std::max<int64_t>(tokens_, 1)));
     positions_.resize(static_cast<size_t>(std::max<int64_t>(tokens_, 1)));
     offsets_.resize(static_cast<size_t>(batch_ + 1));
-    // Staged through page-locked memory: the copies run at full PCIe speed and do not
-    // hold the host. The previous batch is done with the staging buffer once its
-    // pooled vectors came back (download synchronizes), which this waits for anyway.
-    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    // Staged through page-locked memory: the copies run at full PCIe speed.
     const size_t staged = static_cast<size_t>(2 * tokens_ + batch_ + 1);
     staging_.resize(staged);
     int32_t* h = staging_.data();
@@ -117,10 +116,18 @@ class CudaEncoderOps final : public EncoderOps {
 
   void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Activation act, Tensor& y) override {
     const int64_t n = x.rows, in = x.cols, out = w.rows;
+    if (w.cols != in || y.cols != out || y.capacity < n || (bias && bias->cols != out))
+      throw RuntimeError("linear: shapes do not fit (x " + std::to_string(n) + " x " + std::to_string(in) + ", w " +
+                         std::to_string(out) + " x " + std::to_string(w.cols) + ", y capacity " +
+                         std::to_string(y.capacity) + " x " + std::to_string(y.cols) + ")");
     y.rows = n;
     if (n == 0) return;
     const float one = 1.0f, zero = 0.0f;
-    if (precision_ == GemmPrecision::F16 && ct(w).half.size() > 0) {
+    if (precision_ == GemmPrecision::F16 && out > 1) {
+      if (ct(w).half.size() == 0) {
+        ct(w).half.resize(static_cast<size_t>(out * in));
+        to_half_async(ct(w).f(), out * in, ct(w).half.data(), stream_);
+      }
       xh_.resize(static_cast<size_t>(n * in));
       to_half_async(ct(x).f(), n * in, xh_.data(), stream_);
       EMB_CUBLAS_TRY(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(n),
@@ -142,7 +149,9 @@ class CudaEncoderOps final : public EncoderOps {
       if (rest > 0) {
         pad_x_.resize(static_cast<size_t>(kF32Tile * in));
         pad_y_.resize(static_cast<size_t>(kF32Tile * out));
-        EMB_CUDA_TRY(cudaMemsetAsync(pad_x_.data(), 0, sizeof(float) * kF32Tile * in, stream_));
+        // Zero rows below the tail keep stale values (Inf, NaN) out of the discarded rows.
+        EMB_CUDA_TRY(
+            cudaMemsetAsync(pad_x_.data() + rest * in, 0, sizeof(float) * (kF32Tile - rest) * in, stream_));
         EMB_CUDA_TRY(cudaMemcpyAsync(pad_x_.data(), ct(x).f() + full * kF32Tile * in, sizeof(float) * rest * in,
                                      cudaMemcpyDeviceToDevice, stream_));
         gemm(pad_x_.data(), pad_y_.data());
@@ -159,6 +168,8 @@ class CudaEncoderOps final : public EncoderOps {
                      float eps) override {
     add_layernorm_async(ct(x).f(), ct(residual).f(), x.rows, x.cols, ct(gamma).f(), ct(beta).f(), eps, stream_);
   }
+
+  bool supports_head_width(int64_t width) const override { return attention_head_width_supported(width); }
 
   void attention(const Tensor& qkv, int heads, Tensor& out) override {
     out.rows = qkv.rows;

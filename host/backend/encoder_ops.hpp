@@ -59,6 +59,10 @@ class EncoderOps {
   /// @brief True when the tensors live in GPU memory.
   virtual bool is_gpu() const = 0;
 
+  /// @brief Whether attention() handles heads of this many columns (a GPU kernel may
+  ///        be specialised); when not, the model runs on the CPU's ops.
+  virtual bool supports_head_width(int64_t /*width*/) const { return true; }
+
   /// @brief Activations: capacity x cols float32, rows = capacity.
   virtual TensorPtr alloc(int64_t capacity, int64_t cols) = 0;
   /// @brief A weight (rows x cols, or 1 x cols for a bias or LayerNorm vector)

@@ -276,7 +276,7 @@ void add_options(CLI::App& app, Settings& s) {
       ->check(CLI::IsMember({"fp16", "fp32"}))->group(em)->capture_default_str();
   app.add_option("--chunk-rows", s.chunk_rows,
                  "Segments per chunk: embeddings are saved chunk by chunk to OUT.h5.partial, which becomes OUT.h5 "
-                 "when complete (default: 4096 on the CPU, about 64 MiB of vectors on a GPU; --resume keeps the "
+                 "when complete (default: 8192 on the CPU, about 64 MiB of vectors on a GPU; --resume keeps the "
                  "file's)")
       ->check(CLI::PositiveNumber)->group(em);
   app.add_flag("--resume", s.resume,

@@ -163,6 +163,23 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   std::vector<char> certified(static_cast<size_t>(n));
   std::vector<float> core2f(core2.begin(), core2.end());
   if (tree) tree->set_core(core2f.data());
+  // How far a searched float weight can sit below the exact one: the search forms
+  // ||a||^2 + ||b||^2 - 2 a.b in float, whose error is at most about (d + 4) units of
+  // float rounding times ||a||^2 + ||b||^2 (cancellation makes this large against
+  // the small distances of near neighbours), plus the rounding of the float weight.
+  std::vector<double> norm2(static_cast<size_t>(n));
+  double max_norm2 = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (int64_t t = 0; t < x.cols; ++t) s += static_cast<double>(x.row(i)[t]) * x.row(i)[t];
+    norm2[i] = s;
+    max_norm2 = std::max(max_norm2, s);
+  }
+  const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4);
+  auto search_lower_bound = [&](int32_t i, double w2f_i) {
+    const double slack = unit * (norm2[i] + max_norm2) + std::ldexp(w2f_i, -22);
+    return std::max(0.0, w2f_i - slack);
+  };
   std::vector<int32_t> rows, nearest;
   std::vector<float> w2f;
   const int64_t search_block = backend.is_gpu() && !tree ? kGpuSearchBlock : kSearchBlock;
@@ -240,8 +257,8 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
         if (j < 0) continue;
         const Cand c{weight2(i, j), i, j};
         // This round's lightest outgoing edge of i bounds the next rounds' (components
-        // only grow); slightly loosened for the rounding of the search's distances.
-        lb2[i] = std::min(c.w2, static_cast<double>(w2f[t])) * (1.0 - 1e-5);
+        // only grow); loosened by the most the search's float distances can be off.
+        lb2[i] = std::min(c.w2, search_lower_bound(i, static_cast<double>(w2f[t])));
         if (c.better_than(comp_best[comp[i]])) comp_best[comp[i]] = c;
       }
     }

@@ -10,7 +10,7 @@
 namespace emb {
 
 int64_t default_chunk_rows(int64_t dim, bool gpu) {
-  if (!gpu) return 4096;
+  if (!gpu) return 8192;
   const int64_t rows = (int64_t{16} << 20) / std::max<int64_t>(dim, 1);
   return std::clamp<int64_t>(rows / 1024 * 1024, 1024, 65536);
 }

@@ -38,6 +38,7 @@ struct EmbedStats {
   int64_t batch_tokens = 0;    ///< the token budget of a batch at the end (smaller after running out of GPU memory)
   int64_t oom_retries = 0;     ///< times the budget was halved after running out of GPU memory
   int64_t chunks_skipped = 0;  ///< chunks the sink already had (a resumed run)
+  std::string note;            ///< one line worth telling the user, e.g. why the encoder left the GPU
 
   /// @brief Adds the counts of another piece of the same run.
   void add(const EmbedStats& o) {
@@ -61,7 +62,7 @@ class EmbeddingSink {
 
 /// @brief The chunk size when none is asked for. On a GPU, about 64 MiB of float32
 ///        per chunk, between 1,024 and 65,536 rows (a few seconds of work); on the
-///        CPU, 4,096 rows (tens of seconds), so that an interrupted run loses little.
+///        CPU, 8,192 rows (about a minute for a small model), so that an interrupted run loses little.
 int64_t default_chunk_rows(int64_t dim, bool gpu);
 
 class Embedder {

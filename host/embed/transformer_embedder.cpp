@@ -261,8 +261,16 @@ Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend
 void TransformerEmbedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
                                        EmbeddingSink& sink) {
   std::unique_ptr<EncoderOps> ops = backend.make_encoder_ops();
+  std::string note;
+  const int64_t width = model_.spec.hidden / model_.spec.heads;
+  if (ops && !ops->supports_head_width(width)) {
+    note = "the encoder runs on the CPU: " + ops->name() + " has no attention kernel for heads of " +
+           std::to_string(width) + " columns";
+    ops.reset();
+  }
   if (!ops) ops = make_cpu_encoder_ops();
   encode(texts, *ops, chunk_rows, sink);
+  stats_.note = note;
 }
 
 void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderOps& ops, int64_t chunk_rows,

@@ -147,6 +147,7 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   out.finish_embeddings(e);
 
   const int64_t rows = st.chunks_skipped > 0 ? std::max<int64_t>(computed, 0) : n;
+  if (!st.note.empty()) report(st.note);
   report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)", (long long)rows,
              embedder.model_name().c_str(), (long long)dim, secs, secs > 0 ? rows / secs : 0.0));
   if (st.max_seq_length > 0) {
