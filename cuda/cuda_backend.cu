@@ -75,6 +75,15 @@ class CudaBackend final : public Backend {
     held_ = Held{};
     if (x.size() == 0) return;
     if (options_.max_held_floats >= 0 && x.size() > options_.max_held_floats) return;  // stream it instead
+    if (options_.max_held_floats < 0) {
+      // Hold only what leaves room for the work itself (a few blocks and tiles of
+      // block_floats each, and 256 MiB for the libraries): else stream.
+      size_t free_bytes = 0, total_bytes = 0;
+      EMB_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+      const double need = 4.0 * static_cast<double>(x.size()) + 8.0 * static_cast<double>(x.rows) +
+                          4.0 * 4.0 * static_cast<double>(options_.block_floats) + 256.0 * (1 << 20);
+      if (need > static_cast<double>(free_bytes)) return;
+    }
     try {
       held_.x.resize(static_cast<size_t>(x.size()));
       held_.norms.resize(static_cast<size_t>(x.rows));

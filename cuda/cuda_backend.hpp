@@ -20,8 +20,9 @@ struct CudaOptions {
   /// Most floats in one uploaded block of points, and in one tile of distances
   /// (256 MiB by default): device memory use is bounded by a few of these.
   int64_t block_floats = int64_t{64} << 20;
-  /// Most floats hold() keeps on the device (-1: as many as fit). Points that are
-  /// not held stream from host memory in blocks, so data larger than the GPU works.
+  /// Most floats hold() keeps on the device (-1: as many as fit while leaving room
+  /// for four blocks and the libraries). Points that are not held stream from host
+  /// memory in blocks, so data larger than the GPU works.
   int64_t max_held_floats = -1;
   /// The transformer encoder on the GPU (make_encoder_ops); off, the encoder runs on
   /// the CPU's ops.
