@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "host/backend/backend.hpp"
+#include "host/backend/dispatch.hpp"
 #include "host/core/error.hpp"
 #include "host/embed/transformer_embedder.hpp"
 #include "io/safetensors_writer.hpp"
@@ -359,6 +360,8 @@ class TightOps final : public EncoderOps {
         gpu_(gpu) {}
   std::string name() const override { return "tight"; }
   bool is_gpu() const override { return gpu_; }
+  bool supports_head_width(int64_t width) const override { return width != unsupported_width; }
+  int64_t unsupported_width = -1;
   TensorPtr alloc(int64_t capacity, int64_t cols) override {
     if (capacity > alloc_limit_) {
       ++ooms;
@@ -482,6 +485,69 @@ TEST_F(TinyModel, RunningOutOfDeviceMemoryForOneSequenceIsAClearError) {
   const std::string weights = error_of<RuntimeError>([&] { e.encode(kChunkTexts, no_room, 4, sink); });
   EXPECT_NE(weights.find("'s weights ("), std::string::npos) << weights;
   EXPECT_NE(weights.find("do not fit in the free memory of tight"), std::string::npos) << weights;
+}
+
+}  // namespace
+}  // namespace emb
+
+namespace emb {
+namespace {
+
+// A GPU-like backend with nothing but encoder ops (which refuse one head width);
+// DispatchBackend sends every other op to the CPU.
+class EncoderOnlyBackend final : public Backend {
+ public:
+  explicit EncoderOnlyBackend(int64_t unsupported_width) : width_(unsupported_width) {}
+  std::string name() const override { return "encoder-only"; }
+  bool is_gpu() const override { return true; }
+  bool supports(Op) const override { return false; }
+  void normalize_rows(MatrixView) override { unreachable(); }
+  void squared_distances(ConstMatrixView, ConstMatrixView, MatrixView) override { unreachable(); }
+  void nearest_centroids(ConstMatrixView, ConstMatrixView, int32_t*, float*) override { unreachable(); }
+  void accumulate_centroids(ConstMatrixView, const int32_t*, const float*, BasicMatrixView<double>,
+                            double*) override {
+    unreachable();
+  }
+  void k_nearest(ConstMatrixView, ConstMatrixView, int, int32_t*, float*) override { unreachable(); }
+  void nearest_other_component(ConstMatrixView, const int32_t*, int64_t, const float*, const int32_t*, int32_t*,
+                               float*) override {
+    unreachable();
+  }
+  void covariance(ConstMatrixView, double*, BasicMatrixView<double>) override { unreachable(); }
+  void symmetric_eigen(BasicMatrixView<const double>, double*, BasicMatrixView<double>) override { unreachable(); }
+  void project(ConstMatrixView, const float*, ConstMatrixView, MatrixView) override { unreachable(); }
+  std::unique_ptr<EncoderOps> make_encoder_ops() override {
+    auto ops = std::make_unique<TightOps>(1 << 20, 1 << 20, true);
+    ops->unsupported_width = width_;
+    return ops;
+  }
+
+ private:
+  [[noreturn]] static void unreachable() { throw std::logic_error("routed to a backend that does not support it"); }
+  int64_t width_;
+};
+
+TEST_F(TinyModel, AHeadWidthTheGpuOpsLackRunsOnTheCpuWithANote) {
+  make(tiny_spec());  // 8 columns in 2 heads: heads of 4
+  const Matrix whole = embed(kChunkTexts);
+  for (const int64_t lacking : {int64_t{4}, int64_t{16}}) {
+    DispatchBackend backend(std::make_unique<EncoderOnlyBackend>(lacking), make_cpu_backend(1));
+    EmbedOptions o;
+    o.progress = false;
+    TransformerEmbedder e(load_encoder_model(dir_.string()), o);
+    const Matrix m = e.embed(kChunkTexts, backend);
+    if (lacking == 4) {
+      EXPECT_EQ(e.stats().device.rfind("cpu", 0), 0u) << e.stats().device;
+      EXPECT_NE(e.stats().note.find("the encoder runs on the CPU: tight has no attention kernel for heads of 4 columns"),
+                std::string::npos)
+          << e.stats().note;
+    } else {
+      EXPECT_EQ(e.stats().device, "tight");
+      EXPECT_TRUE(e.stats().note.empty()) << e.stats().note;
+    }
+    for (int64_t i = 0; i < whole.rows(); ++i)
+      for (int64_t j = 0; j < 8; ++j) EXPECT_NEAR(m.row(i)[j], whole.row(i)[j], 1e-6) << i;
+  }
 }
 
 }  // namespace
