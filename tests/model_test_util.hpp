@@ -4,6 +4,7 @@
 // scripts/test.sh sets) so a full run cannot pass by skipping.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -38,6 +39,14 @@ inline std::string model_file(const std::string& name, const std::string& file, 
   if (std::filesystem::is_regular_file(path, ec)) return path.string();
   why = "model " + name + " is not installed in " + dir + " (no " + file + "); run scripts/fetch_model.sh " + name;
   return "";
+}
+
+/// @brief A model name as a test name (GoogleTest allows only letters, digits and '_').
+inline std::string model_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
 }
 
 }  // namespace emb::test

@@ -81,13 +81,9 @@ TEST_P(GoldenEncoder, MatchesSentenceTransformers) {
   EXPECT_GE(embedder.stats().truncated, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, GoldenEncoder, ::testing::Values("all-MiniLM-L6-v2", "multilingual-e5-small"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& c : s)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Models, GoldenEncoder,
+                         ::testing::Values(std::string("all-MiniLM-L6-v2"), std::string("multilingual-e5-small")),
+                         test::model_test_name);
 
 }  // namespace
 }  // namespace emb
