@@ -517,6 +517,7 @@ class EncoderOnlyBackend final : public Backend {
   void symmetric_eigen(BasicMatrixView<const double>, double*, BasicMatrixView<double>) override { unreachable(); }
   void project(ConstMatrixView, const float*, ConstMatrixView, MatrixView) override { unreachable(); }
   std::unique_ptr<EncoderOps> make_encoder_ops() override {
+    if (width_ == 0) throw RuntimeError("no device handle");
     auto ops = std::make_unique<TightOps>(1 << 20, 1 << 20, true);
     ops->unsupported_width = width_;
     return ops;
@@ -527,10 +528,10 @@ class EncoderOnlyBackend final : public Backend {
   int64_t width_;
 };
 
-TEST_F(TinyModel, AHeadWidthTheGpuOpsLackRunsOnTheCpuWithANote) {
+TEST_F(TinyModel, AHeadWidthTheGpuOpsLackOrOpsThatCannotStartRunOnTheCpuWithANote) {
   make(tiny_spec());  // 8 columns in 2 heads: heads of 4
   const Matrix whole = embed(kChunkTexts);
-  for (const int64_t lacking : {int64_t{4}, int64_t{16}}) {
+  for (const int64_t lacking : {int64_t{4}, int64_t{16}, int64_t{0}}) {  // 0: the ops cannot start
     DispatchBackend backend(std::make_unique<EncoderOnlyBackend>(lacking), make_cpu_backend(1));
     EmbedOptions o;
     o.progress = false;
@@ -540,6 +541,10 @@ TEST_F(TinyModel, AHeadWidthTheGpuOpsLackRunsOnTheCpuWithANote) {
       EXPECT_EQ(e.stats().device.rfind("cpu", 0), 0u) << e.stats().device;
       EXPECT_NE(e.stats().note.find("the encoder runs on the CPU: tight has no attention kernel for heads of 4 columns"),
                 std::string::npos)
+          << e.stats().note;
+    } else if (lacking == 0) {
+      EXPECT_EQ(e.stats().device.rfind("cpu", 0), 0u) << e.stats().device;
+      EXPECT_NE(e.stats().note.find("the GPU's encoder ops could not start (no device handle)"), std::string::npos)
           << e.stats().note;
     } else {
       EXPECT_EQ(e.stats().device, "tight");

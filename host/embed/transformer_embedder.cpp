@@ -260,8 +260,13 @@ Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend
 
 void TransformerEmbedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
                                        EmbeddingSink& sink) {
-  std::unique_ptr<EncoderOps> ops = backend.make_encoder_ops();
+  std::unique_ptr<EncoderOps> ops;
   std::string note;
+  try {
+    ops = backend.make_encoder_ops();
+  } catch (const RuntimeError& e) {  // a device that cannot start the encoder: the CPU can
+    note = std::string("the encoder runs on the CPU: the GPU's encoder ops could not start (") + e.what() + ")";
+  }
   const int64_t width = model_.spec.hidden / model_.spec.heads;
   if (ops && !ops->supports_head_width(width)) {
     note = "the encoder runs on the CPU: " + ops->name() + " has no attention kernel for heads of " +
