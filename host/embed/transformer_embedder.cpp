@@ -308,7 +308,9 @@ void TransformerEmbedder::encode(const std::vector<std::string>& texts, EncoderO
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < t.rows; ++i) {
       const std::string& text = texts[static_cast<size_t>(t.first + i)];
-      tok.encode_content(prompt_text_.empty() ? text : prompt_text_ + text, t.content[static_cast<size_t>(i)]);
+      std::vector<int32_t>& ids = t.content[static_cast<size_t>(i)];
+      if (prompt_text_.empty()) tok.encode_content(text, ids);  // no copy of the text
+      else tok.encode_content(prompt_text_ + text, ids);
     }
     t.seqs.reserve(static_cast<size_t>(t.rows));
     for (int64_t i = 0; i < t.rows; ++i) {
