@@ -88,6 +88,12 @@ void disarm_interrupt() {
   g_interrupt_len = 0;
 }
 
+// Where a stopped run's chunks are; `which` is "the" or "the N".
+std::string resume_hint(const std::string& partial, const std::string& which) {
+  return which + " chunks of embeddings finished so far are in " + partial +
+         ": the same command with --resume continues from there";
+}
+
 // The stages on in-memory tables; the subcommands load what they start from and
 // save what they produce, each save one atomic StoreWriter change.
 class Runner {
@@ -125,8 +131,7 @@ class Runner {
       writer_->write_segments(seg_.segments);
     }
     partial_ = writer_->temp_path();
-    arm_interrupt("embclust: interrupted; the chunks of embeddings finished so far are in " + partial_ +
-                  ": the same command with --resume continues from there\n");
+    arm_interrupt("embclust: interrupted; " + resume_hint(partial_, "the") + "\n");
     EmbedStageOptions eo;
     eo.chunk_rows = s_.chunk_rows;
     eo.key = embed_key();
@@ -136,8 +141,7 @@ class Runner {
   /// After a failure: where the finished chunks are, when there are any.
   std::string partial_hint() const {
     if (!writer_ || writer_->chunks_stored() == 0) return "";
-    return "the " + std::to_string(writer_->chunks_stored()) + " chunks of embeddings finished so far are in " +
-           partial_ + ": the same command with --resume continues from there";
+    return resume_hint(partial_, "the " + std::to_string(writer_->chunks_stored()));
   }
   void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
   /// --input: a 2-D float dataset of any HDF5 file instead of the /embeddings of
