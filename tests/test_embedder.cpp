@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "host/core/error.hpp"
@@ -102,6 +103,31 @@ TEST(HashingEmbedder, NearestNeighbourSharesTheTopicOnTheSample) {
   }
   const double rate = static_cast<double>(same) / m.rows();
   EXPECT_GT(rate, 0.6) << "nearest neighbour from the same topic for " << rate * 100 << "% of sentences";
+}
+
+
+// Chunk by chunk, the vectors of one whole run (the idf still comes from every
+// text), and chunks the sink holds are not computed.
+TEST(HashingEmbedder, ChunksAreTheWholeRunsRowsAndHeldOnesAreSkipped) {
+  auto cpu = make_cpu_backend(2);
+  HashingEmbedder e(128, false);
+  const Matrix whole = e.embed(kTexts, *cpu);
+  class Sink final : public EmbeddingSink {
+   public:
+    bool has_chunk(int64_t c) const override { return c == 1; }
+    void put_chunk(int64_t c, int64_t first, int64_t rows, const float* data, const EmbedStats&) override {
+      chunks.push_back(c);
+      got.emplace_back(first, std::vector<float>(data, data + rows * 128));
+    }
+    std::vector<int64_t> chunks;
+    std::vector<std::pair<int64_t, std::vector<float>>> got;
+  } sink;
+  e.embed_chunks(kTexts, *cpu, 3, sink);  // 7 texts: chunks of 3, 3 and 1
+  EXPECT_EQ(sink.chunks, (std::vector<int64_t>{0, 2}));
+  ASSERT_EQ(sink.got.size(), 2u);
+  for (const auto& [first, values] : sink.got)
+    for (size_t v = 0; v < values.size(); ++v)
+      EXPECT_EQ(values[v], whole.row(first)[v]) << "row " << first + static_cast<int64_t>(v / 128);
 }
 
 }  // namespace

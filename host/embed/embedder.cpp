@@ -1,6 +1,7 @@
 #include "host/embed/embedder.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "host/core/error.hpp"
 
@@ -15,19 +16,15 @@ int64_t default_chunk_rows(int64_t dim, bool gpu) {
   return std::clamp<int64_t>(rows / 1024 * 1024, 1024, 65536);
 }
 
-void Embedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
-                            EmbeddingSink& sink) {
-  EMB_USAGE(chunk_rows > 0, "--chunk-rows must be positive, got ", chunk_rows);
-  const Matrix m = embed(texts, backend);
-  const int64_t n = m.rows();
-  const EmbedStats all = stats();
-  bool first_put = true;
-  for (int64_t c = 0, first = 0; first < n; ++c, first += chunk_rows) {
-    if (sink.has_chunk(c)) continue;
-    // The run's counts go with the first chunk stored, so the sink's sum is the run's.
-    sink.put_chunk(c, first, std::min(chunk_rows, n - first), m.row(first), first_put ? all : EmbedStats{});
-    first_put = false;
-  }
+Matrix Embedder::embed(const std::vector<std::string>& texts, Backend& backend) {
+  Matrix out(static_cast<int64_t>(texts.size()), dim());
+  MatrixSink sink(out);
+  embed_chunks(texts, backend, std::max<int64_t>(1, static_cast<int64_t>(texts.size())), sink);
+  return out;
+}
+
+void MatrixSink::put_chunk(int64_t, int64_t first_row, int64_t rows, const float* data, const EmbedStats&) {
+  std::memcpy(m_.row(first_row), data, sizeof(float) * static_cast<size_t>(rows * m_.cols()));
 }
 
 std::unique_ptr<Embedder> make_embedder(const EmbedOptions& opts) {

@@ -60,6 +60,16 @@ class EmbeddingSink {
                          const EmbedStats& stats) = 0;
 };
 
+/// @brief A sink that copies every chunk into its rows of a Matrix.
+class MatrixSink final : public EmbeddingSink {
+ public:
+  explicit MatrixSink(Matrix& m) : m_(m) {}
+  void put_chunk(int64_t chunk, int64_t first_row, int64_t rows, const float* data, const EmbedStats& stats) override;
+
+ private:
+  Matrix& m_;
+};
+
 /// @brief The chunk size when none is asked for. On a GPU, about 64 MiB of float32
 ///        per chunk, between 1,024 and 65,536 rows (a few seconds of work); on the
 ///        CPU, 8,192 rows (about a minute for a small model), so that an interrupted run loses little.
@@ -73,14 +83,13 @@ class Embedder {
   virtual int64_t dim() const = 0;
   /// @brief Whether rows come out L2-normalized.
   virtual bool normalized() const = 0;
-  /// @brief Embeds every text; one row per text.
-  virtual Matrix embed(const std::vector<std::string>& texts, Backend& backend) = 0;
+  /// @brief Embeds every text; one row per text (embed_chunks() into a Matrix).
+  virtual Matrix embed(const std::vector<std::string>& texts, Backend& backend);
   /// @brief Embeds every text chunk by chunk (chunk_rows texts each) into the sink,
-  ///        skipping the chunks it already has. Host memory is bounded by a chunk,
-  ///        not the corpus, for embedders whose vectors do not depend on the other
-  ///        texts. The default embeds everything at once and hands it over in chunks.
+  ///        skipping the chunks it already has: host memory holds a chunk of
+  ///        vectors, not the corpus's.
   virtual void embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
-                            EmbeddingSink& sink);
+                            EmbeddingSink& sink) = 0;
   /// @brief What the last embed() or embed_chunks() did.
   virtual EmbedStats stats() const { return {}; }
 };

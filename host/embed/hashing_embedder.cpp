@@ -100,7 +100,9 @@ HashingEmbedder::HashingEmbedder(int dim, bool progress) : dim_(dim), progress_(
   EMB_USAGE(dim >= 2 && dim <= (1 << 20), "--dim must be between 2 and 1048576 for the hashing model, got ", dim);
 }
 
-Matrix HashingEmbedder::embed(const std::vector<std::string>& texts, Backend& backend) {
+void HashingEmbedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
+                                   EmbeddingSink& sink) {
+  EMB_USAGE(chunk_rows > 0, "--chunk-rows must be positive, got ", chunk_rows);
   const int64_t n = static_cast<int64_t>(texts.size());
   // Pass 1: document frequency of every feature, per thread then merged.
   std::unordered_map<uint64_t, int32_t> df;
@@ -117,25 +119,31 @@ Matrix HashingEmbedder::embed(const std::vector<std::string>& texts, Backend& ba
 #pragma omp critical
     for (const auto& [id, c] : local) df[id] += c;
   }
-  // Pass 2: sublinear tf x smoothed idf, hashed with a sign into dim buckets.
-  Matrix out(n, dim_);
+  // Pass 2, chunk by chunk: sublinear tf x smoothed idf, hashed with a sign into dim
+  // buckets, then L2-normalized.
   const double n1 = static_cast<double>(n) + 1.0;
+  Matrix out;
+  for (int64_t c = 0, first = 0; first < n; ++c, first += chunk_rows) {
+    const int64_t rows = std::min(chunk_rows, n - first);
+    if (sink.has_chunk(c)) continue;
+    out = Matrix(rows, dim_);
 #pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t i = 0; i < n; ++i) {
-    const HashedFeatures f = hash_features(texts[static_cast<size_t>(i)]);
-    float* row = out.row(i);
-    for (size_t t = 0; t < f.id.size(); ++t) {
-      const uint64_t h = f.id[t];
-      const double idf = std::log(n1 / (1.0 + df.at(h))) + 1.0;
-      const double w = (1.0 + std::log(static_cast<double>(f.count[t]))) * idf;
-      const size_t bucket = static_cast<size_t>((h >> 1) % static_cast<uint64_t>(dim_));
-      row[bucket] += static_cast<float>((h & 1) ? w : -w);
+    for (int64_t r = 0; r < rows; ++r) {
+      const HashedFeatures f = hash_features(texts[static_cast<size_t>(first + r)]);
+      float* row = out.row(r);
+      for (size_t t = 0; t < f.id.size(); ++t) {
+        const uint64_t h = f.id[t];
+        const double idf = std::log(n1 / (1.0 + df.at(h))) + 1.0;
+        const double w = (1.0 + std::log(static_cast<double>(f.count[t]))) * idf;
+        const size_t bucket = static_cast<size_t>((h >> 1) % static_cast<uint64_t>(dim_));
+        row[bucket] += static_cast<float>((h & 1) ? w : -w);
+      }
     }
-    if (omp_get_thread_num() == 0) progress.update(n + i);
+    backend.normalize_rows(out.view());
+    sink.put_chunk(c, first, rows, out.row(0), EmbedStats{});
+    progress.update(n + first + rows);
   }
   progress.finish();
-  backend.normalize_rows(out.view());
-  return out;
 }
 
 

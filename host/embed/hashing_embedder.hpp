@@ -27,7 +27,10 @@ class HashingEmbedder final : public Embedder {
   std::string model_name() const override { return "hashing"; }
   int64_t dim() const override { return dim_; }
   bool normalized() const override { return true; }
-  Matrix embed(const std::vector<std::string>& texts, Backend& backend) override;
+  /// @brief Document frequencies over every text first (the idf needs the whole
+  ///        corpus), then the vectors chunk by chunk.
+  void embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
+                    EmbeddingSink& sink) override;
 
  private:
   int dim_;

@@ -237,26 +237,7 @@ struct TokenizedChunk {
   EmbedStats stats;  // tokens are counted when encoded
 };
 
-// Writes the chunk rows into a Matrix.
-class MatrixSink final : public EmbeddingSink {
- public:
-  explicit MatrixSink(Matrix& m) : m_(m) {}
-  void put_chunk(int64_t, int64_t first_row, int64_t rows, const float* data, const EmbedStats&) override {
-    std::memcpy(m_.row(first_row), data, sizeof(float) * static_cast<size_t>(rows * m_.cols()));
-  }
-
- private:
-  Matrix& m_;
-};
-
 }  // namespace
-
-Matrix TransformerEmbedder::embed(const std::vector<std::string>& texts, Backend& backend) {
-  Matrix out(static_cast<int64_t>(texts.size()), model_.spec.hidden);
-  MatrixSink sink(out);
-  embed_chunks(texts, backend, std::max<int64_t>(1, static_cast<int64_t>(texts.size())), sink);
-  return out;
-}
 
 void TransformerEmbedder::embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
                                        EmbeddingSink& sink) {

@@ -58,7 +58,6 @@ class TransformerEmbedder final : public Embedder {
   std::string model_name() const override { return model_.name; }
   int64_t dim() const override { return model_.spec.hidden; }
   bool normalized() const override { return model_.normalize; }
-  Matrix embed(const std::vector<std::string>& texts, Backend& backend) override;
   /// @brief Chunk after chunk, with the backend's encoder ops (the CPU's when it has none).
   void embed_chunks(const std::vector<std::string>& texts, Backend& backend, int64_t chunk_rows,
                     EmbeddingSink& sink) override;
