@@ -109,16 +109,11 @@ class CudaBackend final : public Backend {
     EMB_CUDA_TRY(cudaSetDevice(device_));
     // In blocks of bounded size (rows are independent), so that normalizing a large
     // matrix does not leave a copy of it in device memory.
-    const int64_t rows_per_block = rows_per_block_for(x.cols);
-    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
-      const int64_t nb = std::min(rows_per_block, x.rows - b0);
-      const MatrixView xb = x.block(b0, nb);
-      x_block_.resize(static_cast<size_t>(xb.size()));
-      upload(xb, x_block_.data());
-      normalize_rows_async(x_block_.data(), nb, x.cols, stream_);
-      download(x_block_.data(), xb.data, xb.size());
-      EMB_CUDA_TRY(cudaStreamSynchronize(stream_));  // the next block reuses x_block_
-    }
+    for_each_uploaded_block(x, [&](int64_t b0, int64_t nb, float* dx) {
+      normalize_rows_async(dx, nb, x.cols, stream_);
+      download(dx, x.row(b0), nb * x.cols);
+      EMB_CUDA_TRY(cudaStreamSynchronize(stream_));  // the next block reuses the buffer
+    });
   }
 
   void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
@@ -169,14 +164,9 @@ class CudaBackend final : public Backend {
     }
     // Not held: stream blocks of rows; each block's sums are added in block order,
     // so the result is still the same on every run.
-    const int64_t rows_per_block = rows_per_block_for(x.cols);
-    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
-      const int64_t nb = std::min(rows_per_block, x.rows - b0);
-      const ConstMatrixView xb = x.block(b0, nb);
-      x_block_.resize(static_cast<size_t>(xb.size()));
-      upload(xb, x_block_.data());
-      accumulate_rows(x_block_.data(), nb, x.cols, labels + b0, weights ? weights + b0 : nullptr, sums, counts);
-    }
+    for_each_uploaded_block(x, [&](int64_t b0, int64_t nb, float* dx) {
+      accumulate_rows(dx, nb, x.cols, labels + b0, weights ? weights + b0 : nullptr, sums, counts);
+    });
   }
 
   // Blocks of query rows against tiles of x (each resident or uploaded), one GEMM
@@ -370,6 +360,20 @@ class CudaBackend final : public Backend {
         norms = x_norm_.data();
       }
       f(b0, nb, dx, norms);
+    }
+  }
+
+  // Calls f(first row, rows, device copy of those rows) for blocks of x uploaded one
+  // after another into the same buffer (rows_per_block_for rows each).
+  template <class F>
+  void for_each_uploaded_block(ConstMatrixView x, F&& f) {
+    const int64_t rows_per_block = rows_per_block_for(x.cols);
+    for (int64_t b0 = 0; b0 < x.rows; b0 += rows_per_block) {
+      const int64_t nb = std::min(rows_per_block, x.rows - b0);
+      const ConstMatrixView xb = x.block(b0, nb);
+      x_block_.resize(static_cast<size_t>(xb.size()));
+      upload(xb, x_block_.data());
+      f(b0, nb, x_block_.data());
     }
   }
 

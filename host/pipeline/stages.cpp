@@ -121,6 +121,9 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   key["chunk_rows"] = chunk_rows;
   const std::vector<bool> done = out.begin_embeddings(n, dim, chunk_rows, key);
   const auto stored = std::count(done.begin(), done.end(), true);
+  int64_t rows = n;  // to embed in this run
+  for (size_t c = 0; c < done.size(); ++c)
+    if (done[c]) rows -= std::min(chunk_rows, n - static_cast<int64_t>(c) * chunk_rows);
   if (out.resumed())
     report(fmt("resuming %s: %lld of %lld chunks (%lld segments each) are stored; embedding the rest",
                out.temp_path().c_str(), (long long)stored, (long long)done.size(), (long long)chunk_rows));
@@ -129,7 +132,6 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   embedder.embed_chunks(segments.text, backend, chunk_rows, sink);
   const EmbedStats st = embedder.stats();
   const double secs = st.seconds > 0 ? st.seconds : seconds_since(t0);
-  const int64_t computed = n - std::min<int64_t>(n, stored * chunk_rows);
   const io::ChunkCounts all = out.embedding_counts();
 
   io::EmbeddingSet e;
@@ -146,7 +148,6 @@ io::EmbeddingSet run_embed(const io::SegmentTable& segments, Embedder& embedder,
   e.seconds = secs;
   out.finish_embeddings(e);
 
-  const int64_t rows = st.chunks_skipped > 0 ? std::max<int64_t>(computed, 0) : n;
   if (!st.note.empty()) report(st.note);
   report(fmt("embedded %lld sentences with %s (dim %lld) in %.2f s (%.0f sentences/s)", (long long)rows,
              embedder.model_name().c_str(), (long long)dim, secs, secs > 0 ? rows / secs : 0.0));
