@@ -43,6 +43,7 @@ class CudaGolden : public ::testing::TestWithParam<std::string> {};
 TEST_P(CudaGolden, TheGpuEncoderMatchesTheCpuEncoder) {
   const std::string name = GetParam();
   EMB_MODEL_FILE_OR_SKIP(tokenizer, name, "tokenizer.json");
+  EMB_MODEL_FILE_OR_SKIP(weights, name, "model.safetensors");
   std::string reason;
   if (!test::cuda_backend_or_reason(&reason)) GTEST_SKIP() << "no CUDA device: " << reason;
   const auto sentences = golden_sentences();

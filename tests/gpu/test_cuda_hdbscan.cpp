@@ -55,7 +55,9 @@ TEST(CudaHdbscan, SameLabelsAsTheCpu) {
     const HdbscanResult a = hdbscan(*cpu, x.view(), o), b = hdbscan(*gpu, x.view(), o);
     EXPECT_EQ(a.tree.labels, b.tree.labels);
     EXPECT_NEAR(a.mst_weight(), b.mst_weight(), 1e-6 * a.mst_weight());
-    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(a.core_distances[i], b.core_distances[i], 1e-9) << "point " << i;
+    // Float32 distances summed in a different order: a few float units of the value.
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_NEAR(a.core_distances[i], b.core_distances[i], 1e-6 * (1.0 + a.core_distances[i])) << "point " << i;
     o.mst = MstChoice::Knn;
     EXPECT_EQ(hdbscan(*cpu, x.view(), o).tree.labels, hdbscan(*gpu, x.view(), o).tree.labels);
   }
