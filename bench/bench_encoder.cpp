@@ -1,7 +1,9 @@
 // The encoder forward pass on each backend's EncoderOps, with seeded random weights
 // of real model shapes (no model files needed): tokens/s, and the linear layers'
 // GFLOP/s (2 x tokens x parameters of the linear layers, the FLOPs that dominate).
-// The same batches on the CPU and, where one exists, the GPU.
+// The same batches on the CPU and, where one exists, the GPU. On the GPU, a few more
+// runs with every op timed on the device give each op's share of the time
+// (counters ending in _%) and the rate of the GEMMs alone (gemm_TFLOP/s).
 //
 //   build/bench_encoder --benchmark_filter=MiniLM
 #include <benchmark/benchmark.h>
@@ -42,10 +44,11 @@ emb::PackedBatch batch(const emb::EncoderSpec& s, int sequences, int len) {
   return b;
 }
 
-void BM_Encoder(benchmark::State& state, const std::string& name, emb::Device device) {
+void BM_Encoder(benchmark::State& state, const std::string& name, emb::Device device,
+                emb::EncoderPrecision precision = emb::EncoderPrecision::Fp16) {
   std::unique_ptr<emb::Backend> backend;
   try {
-    backend = emb::make_backend({device, 0});
+    backend = emb::make_backend({device, 0, precision});
   } catch (const std::exception& e) {
     state.SkipWithError((std::string("no such device: ") + e.what()).c_str());
     return;
@@ -66,6 +69,20 @@ void BM_Encoder(benchmark::State& state, const std::string& name, emb::Device de
   const double tokens = static_cast<double>(b.tokens()) * static_cast<double>(state.iterations());
   state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   state.counters["linear_GFLOP/s"] = benchmark::Counter(2.0 * linear_params * tokens * 1e-9, benchmark::Counter::kIsRate);
+  // Per-op device times, outside the timed loop (the events add a little work).
+  constexpr int kProfiled = 3;
+  ops->set_profiling(true);
+  for (int r = 0; r < kProfiled; ++r) graph.run(b, emb::Pooling::Mean, true, out.data());
+  const auto times = ops->op_times();
+  ops->set_profiling(false);
+  double total_ms = 0.0, gemm_ms = 0.0;
+  for (const auto& [kind, ms] : times) {
+    total_ms += ms;
+    if (kind.rfind("gemm", 0) == 0) gemm_ms += ms;
+  }
+  for (const auto& [kind, ms] : times) state.counters[kind + "_%"] = 100.0 * ms / total_ms;
+  if (gemm_ms > 0.0)
+    state.counters["gemm_TFLOP/s"] = 2.0 * linear_params * static_cast<double>(b.tokens()) * kProfiled / (gemm_ms * 1e-3) * 1e-12;
   state.SetLabel(ops->name());
 }
 
@@ -76,6 +93,9 @@ BENCHMARK_CAPTURE(BM_Encoder, E5_small_cpu, std::string("e5-small"), emb::Device
 BENCHMARK_CAPTURE(BM_Encoder, MiniLM_L6_cuda, std::string("minilm-l6"), emb::Device::Cuda)
     ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Encoder, E5_small_cuda, std::string("e5-small"), emb::Device::Cuda)
+    ->Args({2048, 46})->Args({512, 200})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Encoder, MiniLM_L6_cuda_fp32, std::string("minilm-l6"), emb::Device::Cuda,
+                  emb::EncoderPrecision::Fp32)
     ->Args({2048, 46})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Tokenization of the test fixture's sentences (550, many scripts), repeated to 7,500,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace emb {
@@ -90,6 +91,14 @@ class EncoderOps {
   /// @brief out[b] = pooled token states of sequence b, L2-normalized when asked;
   ///        out gets batch rows.
   virtual void pool(const Tensor& x, Pooling mode, bool normalize, Tensor& out) = 0;
+
+  /// @brief Starts or stops timing every op on the device (for benchmarks; it adds a
+  ///        little work per op). Backends without op timing ignore it.
+  virtual void set_profiling(bool /*on*/) {}
+  /// @brief Milliseconds spent per kind of op ("gemm", "attention", "add_layernorm", ...)
+  ///        since profiling started, in the order the kinds first ran; empty without
+  ///        op timing. Waits for queued work.
+  virtual std::vector<std::pair<std::string, double>> op_times() { return {}; }
 };
 
 /// @brief The CPU implementation (OpenBLAS GEMMs, OpenMP loops), the reference
