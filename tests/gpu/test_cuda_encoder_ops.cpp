@@ -142,26 +142,40 @@ TEST(CudaEncoderOps, AreOnTheGpuAndStoreFloat32) {
 using LinearShape = std::tuple<int64_t, int64_t, int64_t>;  // tokens, in, out
 class CudaLinear : public ::testing::TestWithParam<LinearShape> {};
 
-TEST_P(CudaLinear, EveryActivationWithAndWithoutBias) {
-  CUDA_ENCODER_OPS_OR_SKIP(gpu);
+// fp16 operands (the fast mode: cuBLASLt with the bias in its epilogue where it has an
+// algorithm for the shape, else cublasGemmEx and the bias kernel): relative rounding
+// of about 2^-11 per operand, so sum (a-b)^2 / sum b^2 well under 1e-5.
+constexpr double kLinearF16Limit = 1e-5;
+
+void check_linear(EncoderOps& gpu, const LinearShape& shape, double limit) {
   auto cpu = make_cpu_encoder_ops();
-  const auto [n, in, out] = GetParam();
+  const auto [n, in, out] = shape;
   const auto seed = static_cast<uint32_t>(n * 7919 + in * 31 + out);
   // Weights scaled so outputs are about N(0, 1), where the GELUs bend.
   const auto xh = randn((n + 2) * in, seed), wh = randn(out * in, seed + 1, 1.0f / std::sqrt(float(in))),
              bh = randn(out, seed + 2, 0.5f);
   // Two spare rows in x: the op must take x.rows, not the capacity.
-  auto xg = put(*gpu, xh, n + 2, in, n), wg = put(*gpu, wh, out, in), bg = put(*gpu, bh, 1, out);
+  auto xg = put(gpu, xh, n + 2, in, n), wg = put(gpu, wh, out, in), bg = put(gpu, bh, 1, out);
   auto xc = put(*cpu, xh, n + 2, in, n), wc = put(*cpu, wh, out, in), bc = put(*cpu, bh, 1, out);
   for (Activation act : {Activation::None, Activation::GeluErf, Activation::GeluTanh, Activation::Relu})
     for (bool bias : {true, false}) {
       SCOPED_TRACE(::testing::Message() << "activation " << int(act) << (bias ? ", with bias" : ", no bias"));
-      auto yg = poisoned(*gpu, n + 3, out), yc = cpu->alloc(n + 3, out);
-      gpu->linear(*xg, *wg, bias ? bg.get() : nullptr, act, *yg);
+      auto yg = poisoned(gpu, n + 3, out), yc = cpu->alloc(n + 3, out);
+      gpu.linear(*xg, *wg, bias ? bg.get() : nullptr, act, *yg);
       cpu->linear(*xc, *wc, bias ? bc.get() : nullptr, act, *yc);
       ASSERT_EQ(yg->rows, n);
-      EXPECT_TRUE(matches(to_host(*gpu, *yg), to_host(*cpu, *yc), out, kLinearLimit));
+      EXPECT_TRUE(matches(to_host(gpu, *yg), to_host(*cpu, *yc), out, limit));
     }
+}
+
+TEST_P(CudaLinear, EveryActivationWithAndWithoutBias) {
+  CUDA_ENCODER_OPS_OR_SKIP(gpu);
+  check_linear(*gpu, GetParam(), kLinearLimit);
+}
+
+TEST_P(CudaLinear, EveryActivationWithAndWithoutBiasInFp16) {
+  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, true);
+  check_linear(*gpu, GetParam(), kLinearF16Limit);
 }
 
 std::vector<LinearShape> linear_shapes() {
@@ -415,6 +429,29 @@ TEST_P(CudaEncoderGraph, EverySentenceMatchesTheCpuInFp16) {
 INSTANTIATE_TEST_SUITE_P(ModelShapes, CudaEncoderGraph,
                          ::testing::Values(std::pair{"MiniLM_L6", minilm_spec()}, std::pair{"XLMR_L12", xlmr_spec()}),
                          [](const auto& p) { return std::string(p.param.first); });
+
+// Op timing (what bench_encoder reports): every kind of op the graph runs gets device
+// time while profiling is on, none is added once it is off, and the vectors are the same.
+TEST(CudaEncoderProfile, TimesEveryKindOfOpOnlyWhileOn) {
+  CUDA_ENCODER_OPS_OR_SKIP_AS(gpu, true);
+  const EncoderSpec spec = minilm_spec();
+  const Seqs seqs = random_seqs(30, 60, static_cast<int>(spec.vocab), 5);
+  auto weights = random_weights(3);
+  EncoderGraph g(*gpu, spec, *weights, 30 * 60);
+  const auto plain = run_graph(g, seqs, Pooling::Mean, true);
+  EXPECT_TRUE(gpu->op_times().empty());
+  gpu->set_profiling(true);
+  EXPECT_EQ(run_graph(g, seqs, Pooling::Mean, true), plain);
+  const auto times = gpu->op_times();
+  gpu->set_profiling(false);
+  for (const char* kind : {"embed_layernorm", "gemm", "attention", "add_layernorm", "bias_activation", "pool"}) {
+    const auto it = std::find_if(times.begin(), times.end(), [&](const auto& t) { return t.first == kind; });
+    ASSERT_NE(it, times.end()) << kind << " was not timed";
+    EXPECT_GT(it->second, 0.0) << kind;
+  }
+  run_graph(g, seqs, Pooling::Mean, true);
+  EXPECT_EQ(gpu->op_times(), times);
+}
 
 // fp32 must be batch-invariant bit for bit; fp16 within float16 rounding.
 class CudaBatchInvariance : public ::testing::TestWithParam<bool> {};
