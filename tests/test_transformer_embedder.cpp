@@ -247,6 +247,7 @@ TEST_F(TinyModel, PromptsComeFromTheModel) {
   bad.prompt = "passage";
   const std::string e = error_of<UsageError>([&] { embed({"x"}, bad); });
   EXPECT_NE(e.find("no prompt named 'passage'"), std::string::npos) << e;
+  EXPECT_NE(e.find("--prompt none"), std::string::npos) << e;  // says how to go without one
 }
 
 TEST_F(TinyModel, BadOptionsAreUsageErrors) {

@@ -217,7 +217,8 @@ TransformerEmbedder::TransformerEmbedder(EncoderModel model, const EmbedOptions&
     std::string names;
     for (const auto& p : model_.prompts) names += (names.empty() ? "" : ", ") + p.first;
     EMB_USAGE(it != model_.prompts.end(), "model ", model_.name, " has no prompt named '", prompt_name_,
-              "'; it has: ", names.empty() ? "none" : names);
+              "'; it has: ", names.empty() ? "none" : names,
+              " (--prompt none embeds without a prompt)");
     prompt_text_ = it->second;
   }
 }
