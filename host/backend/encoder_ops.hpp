@@ -5,6 +5,7 @@
 // stay there between ops; only token ids go in and pooled vectors come out.
 // No CUDA types here.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -69,6 +70,15 @@ class EncoderOps {
   /// @brief A weight (rows x cols, or 1 x cols for a bias or LayerNorm vector)
   ///        copied from host float32, in the backend's storage precision.
   virtual TensorPtr upload_weight(const float* host, int64_t rows, int64_t cols) = 0;
+  /// @brief A weight of rows x cols whose float32 values `fill` writes into the host
+  ///        buffer it is given. By default through a temporary host buffer and
+  ///        upload_weight; a backend whose tensors live in host memory lets `fill`
+  ///        write into the tensor itself (no second copy of a large embedding table).
+  virtual TensorPtr load_weight(int64_t rows, int64_t cols, const std::function<void(float*)>& fill) {
+    std::vector<float> host(static_cast<size_t>(rows * cols));
+    fill(host.data());
+    return upload_weight(host.data(), rows, cols);
+  }
   /// @brief Copies the first rows of t to host float32 (rows x cols).
   virtual void download(const Tensor& t, float* host) = 0;
 

@@ -76,6 +76,12 @@ class CpuEncoderOps final : public EncoderOps {
     return t;
   }
 
+  TensorPtr load_weight(int64_t rows, int64_t cols, const std::function<void(float*)>& fill) override {
+    auto t = std::make_unique<HostTensor>(rows, cols);
+    fill(t->f());
+    return t;
+  }
+
   void download(const Tensor& t, float* host) override {
     std::memcpy(host, t.data, sizeof(float) * static_cast<size_t>(t.rows * t.cols));
   }

@@ -93,22 +93,20 @@ EncoderGraph::EncoderGraph(EncoderOps& ops, const EncoderSpec& spec, const Weigh
   const int64_t h = spec.hidden, ff = spec.intermediate;
   EMB_EXPECTS(h > 0 && spec.heads > 0 && h % spec.heads == 0,
               "the hidden size ", h, " is not a multiple of the head count ", spec.heads);
-  std::vector<float> buf;
   // A matrix (rows x cols), or with rows == 0 a vector of cols (bias, LayerNorm).
   auto load = [&](const std::string& name, int64_t rows, int64_t cols) {
-    buf.resize(static_cast<size_t>(std::max<int64_t>(rows, 1) * cols));
-    weights.read(name, rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols}, buf.data());
-    return ops_.upload_weight(buf.data(), std::max<int64_t>(rows, 1), cols);
+    const std::vector<int64_t> shape = rows == 0 ? std::vector<int64_t>{cols} : std::vector<int64_t>{rows, cols};
+    return ops_.load_weight(std::max<int64_t>(rows, 1), cols, [&](float* out) { weights.read(name, shape, out); });
   };
   // Q, K and V stacked into one (3h x h) weight, so one GEMM projects all three.
   auto load_qkv = [&](const std::string& prefix, bool bias) {
-    buf.resize(static_cast<size_t>(3 * h * (bias ? 1 : h)));
     const std::vector<int64_t> shape = bias ? std::vector<int64_t>{h} : std::vector<int64_t>{h, h};
     const int64_t part = bias ? h : h * h;
-    const char* names[] = {"query", "key", "value"};
-    for (int i = 0; i < 3; ++i)
-      weights.read(prefix + names[i] + (bias ? ".bias" : ".weight"), shape, buf.data() + i * part);
-    return bias ? ops_.upload_weight(buf.data(), 1, 3 * h) : ops_.upload_weight(buf.data(), 3 * h, h);
+    return ops_.load_weight(bias ? 1 : 3 * h, bias ? 3 * h : h, [&](float* out) {
+      const char* names[] = {"query", "key", "value"};
+      for (int i = 0; i < 3; ++i)
+        weights.read(prefix + names[i] + (bias ? ".bias" : ".weight"), shape, out + i * part);
+    });
   };
   word_ = load("embeddings.word_embeddings.weight", spec.vocab, h);
   position_ = load("embeddings.position_embeddings.weight", spec.max_positions, h);
