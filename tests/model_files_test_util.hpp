@@ -3,9 +3,7 @@
 // safetensors writer, an environment-variable guard, and a fixture that builds model
 // folders in a temporary directory.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
@@ -21,6 +19,7 @@
 #include "host/core/error.hpp"
 #include "io/model_files.hpp"
 #include "io/safetensors.hpp"
+#include "tests/scratch_dir.hpp"
 
 namespace emb::test::model_files {
 
@@ -93,23 +92,8 @@ class EnvVar {
 
 class ModelFilesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("embclust_model_files_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
-  std::string write(const std::string& rel, const std::string& text) {
-    const fs::path p = dir_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
+  std::string path(const std::string& rel) const { return scratch_.path(rel); }
+  std::string write(const std::string& rel, const std::string& text) { return scratch_.write(rel, text); }
 
   // A BERT-like sentence-transformers folder (the all-MiniLM-L6-v2 layout, smaller).
   static json bert_config() {
@@ -168,7 +152,8 @@ class ModelFilesTest : public ::testing::Test {
     return path(name);
   }
 
-  fs::path dir_;
+  emb::test::ScratchDir scratch_{"embclust_model_files"};
+  fs::path dir_ = scratch_.path();
 };
 
 }  // namespace emb::test::model_files

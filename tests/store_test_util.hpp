@@ -1,9 +1,7 @@
 #pragma once
 // What the store's tests share: sample tables and a fixture with a fresh folder.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "io/store.hpp"
+#include "tests/scratch_dir.hpp"
 
 namespace emb::io::store_test {
 
@@ -70,18 +69,7 @@ inline Clustering sample_hdbscan(const std::string& name) {
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("embclust-store-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "store.h5").string();
-  }
-  void TearDown() override {
-    emb::io::testing::fail_after_writes(-1);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { emb::io::testing::fail_after_writes(-1); }
 
   // A complete file: documents, segments, embeddings and two clusterings.
   void write_full(const std::string& command = "embclust run corpus/") {
@@ -100,8 +88,9 @@ class StoreTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
-  std::string path_;
+  emb::test::ScratchDir scratch_{"embclust_store"};
+  fs::path dir_ = scratch_.path();
+  std::string path_ = scratch_.path("store.h5");
 };
 
 }  // namespace emb::io::store_test

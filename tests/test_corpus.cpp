@@ -1,9 +1,7 @@
 // Corpus readers: text files (BOM, CRLF), UTF-8 checks and repair, JSONL records,
 // folder recursion and order, and the errors for missing or empty input.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -12,6 +10,7 @@
 
 #include "host/core/error.hpp"
 #include "io/corpus.hpp"
+#include "tests/scratch_dir.hpp"
 
 namespace {
 
@@ -25,24 +24,8 @@ using emb::io::read_corpus;
 // A fresh folder under the system temporary folder, removed at the end of the test.
 class CorpusTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("embclust_corpus_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  // Writes bytes to dir_/rel (creating folders) and returns the path as a string.
-  std::string write(const std::string& rel, const std::string& bytes) {
-    const fs::path p = dir_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p.string();
-  }
-  std::string path(const std::string& rel) const { return (dir_ / rel).string(); }
+  std::string write(const std::string& rel, const std::string& bytes) { return scratch_.write(rel, bytes); }
+  std::string path(const std::string& rel) const { return scratch_.path(rel); }
 
   // The message of the InputError that reading inputs throws, or "" if none.
   static std::string error_of(const std::vector<std::string>& inputs, ReadOptions opts = {}) {
@@ -54,7 +37,8 @@ class CorpusTest : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  emb::test::ScratchDir scratch_{"embclust_corpus"};
+  fs::path dir_ = scratch_.path();
 };
 
 TEST_F(CorpusTest, ReadsTextFileAsIs) {
