@@ -173,29 +173,162 @@ class CudaBackend final : public Backend {
   // per tile, each row's k best kept on the device across tiles.
   void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
     if (q.rows == 0) return;
-    // A bad argument would read outside device memory and spoil the whole context.
-    if (k < 1 || q.cols != x.cols)
-      throw RuntimeError("k_nearest: k = " + std::to_string(k) + " with " + std::to_string(q.cols) + "- and " +
-                         std::to_string(x.cols) + "-column rows");
+    check_k(k, q.cols, x.cols);
     EMB_CUDA_TRY(cudaSetDevice(device_));
+    k_nearest_blocks(q.rows, x.rows, q.cols, k, idx, dist2,
+                     [&](int64_t b0, int64_t nb, const double** dqn) {
+                       return device_rows(q.block(b0, nb), q_block_, q_norm_, dqn);
+                     },
+                     [&](int64_t t0, int64_t nt, const double** dxn) {
+                       return device_rows(x.block(t0, nt), x_block_, x_norm_, dxn);
+                     });
+  }
+
+  // As k_nearest, the queries and candidates gathered from the held copy of x on
+  // the device (a contiguous run of candidates read in place); x not held: the
+  // host gathers them.
+  void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand, int64_t n_cand,
+                       int k, int32_t* idx, float* dist2) override {
+    if (n_q == 0) return;
+    if (!resident(x)) {
+      Backend::k_nearest_among(x, q_rows, n_q, cand, n_cand, k, idx, dist2);
+      return;
+    }
+    check_k(k, x.cols, x.cols);
+    if (k > n_cand) throw RuntimeError("k_nearest_among: k = " + std::to_string(k) + " with " +
+                                       std::to_string(n_cand) + " candidates");
+    check_rows("k_nearest_among", q_rows, n_q, x.rows);
+    check_rows("k_nearest_among", cand, n_cand, x.rows);
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    rows_.resize(static_cast<size_t>(n_q));
+    EMB_CUDA_TRY(cudaMemcpyAsync(rows_.data(), q_rows, sizeof(int32_t) * n_q, cudaMemcpyHostToDevice, stream_));
+    const bool run = is_run(cand, n_cand);
+    if (!run) {
+      cand_.resize(static_cast<size_t>(n_cand));
+      EMB_CUDA_TRY(cudaMemcpyAsync(cand_.data(), cand, sizeof(int32_t) * n_cand, cudaMemcpyHostToDevice, stream_));
+    }
+    k_nearest_blocks(n_q, n_cand, x.cols, k, idx, dist2,
+                     [&](int64_t b0, int64_t nb, const double** dqn) {
+                       return gathered_rows(x, rows_.data() + b0, nb, q_block_, q_norm_, dqn);
+                     },
+                     [&](int64_t t0, int64_t nt, const double** dxn) {
+                       if (run) return device_rows(x.block(cand[0] + t0, nt), x_block_, x_norm_, dxn);
+                       return gathered_rows(x, cand_.data() + t0, nt, x_block_, x_norm_, dxn);
+                     });
+    for (int64_t t = 0; t < n_q * k; ++t)
+      if (idx[t] >= 0) idx[t] = cand[idx[t]];
+  }
+
+  // The rows gathered on the device (from the held copy) or on the host, then
+  // blocks of them against tiles of the searched rows (all of x, or the
+  // candidates), the best per row kept on the device.
+  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
+                               const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
+                               float* weight2) override {
+    if (n_rows == 0) return;
+    check_rows("nearest_other_component", rows, n_rows, x.rows);
+    if (cand) check_rows("nearest_other_component", cand, n_cand, x.rows);
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    const int64_t d = x.cols;
+    const int64_t n_pos = cand ? n_cand : x.rows;
+    // Per query row its core distance and component; per searched position the same.
+    host_core_.resize(static_cast<size_t>(n_rows + n_pos));
+    host_comp_.resize(static_cast<size_t>(n_rows + n_pos));
+    for (int64_t t = 0; t < n_rows; ++t) {
+      host_core_[t] = core2[rows[t]];
+      host_comp_[t] = component[rows[t]];
+    }
+    for (int64_t p = 0; p < n_pos; ++p) {
+      const int64_t r = cand ? cand[p] : p;
+      host_core_[n_rows + p] = core2[r];
+      host_comp_[n_rows + p] = component[r];
+    }
+    core2_.resize(static_cast<size_t>(n_rows + n_pos));
+    component_.resize(static_cast<size_t>(n_rows + n_pos));
+    EMB_CUDA_TRY(cudaMemcpyAsync(core2_.data(), host_core_.data(), sizeof(float) * (n_rows + n_pos),
+                                 cudaMemcpyHostToDevice, stream_));
+    EMB_CUDA_TRY(cudaMemcpyAsync(component_.data(), host_comp_.data(), sizeof(int32_t) * (n_rows + n_pos),
+                                 cudaMemcpyHostToDevice, stream_));
+    rows_.resize(static_cast<size_t>(n_rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(rows_.data(), rows, sizeof(int32_t) * n_rows, cudaMemcpyHostToDevice, stream_));
+    const bool run = cand && is_run(cand, n_cand);
+    if (cand && !run) {
+      cand_.resize(static_cast<size_t>(n_cand));
+      EMB_CUDA_TRY(cudaMemcpyAsync(cand_.data(), cand, sizeof(int32_t) * n_cand, cudaMemcpyHostToDevice, stream_));
+    }
+    dist_.resize(static_cast<size_t>(n_rows));
+    labels_.resize(static_cast<size_t>(n_rows));
+    nearest_other_init_async(dist_.data(), labels_.data(), n_rows, stream_);
+    const auto [block, tile] = neighbour_tiling(n_rows, n_pos, d, 0);
+    for (int64_t b0 = 0; b0 < n_rows; b0 += block) {
+      const int64_t nb = std::min(block, n_rows - b0);
+      const double* dqn = nullptr;
+      const float* dq = gathered_rows(x, rows_.data() + b0, nb, q_block_, q_norm_, &dqn, rows + b0);
+      for (int64_t t0 = 0; t0 < n_pos; t0 += tile) {
+        const int64_t nt = std::min(tile, n_pos - t0);
+        const double* dxn = nullptr;
+        const float* dx = !cand ? device_rows(x.block(t0, nt), x_block_, x_norm_, &dxn)
+                          : run ? device_rows(x.block(cand[0] + t0, nt), x_block_, x_norm_, &dxn)
+                                : gathered_rows(x, cand_.data() + t0, nt, x_block_, x_norm_, &dxn, cand + t0);
+        float* t = tile_for(nb, nt);
+        minus2_xct_async(blas_, dq, nb, dx, nt, d, t);
+        nearest_other_from_tile_async(t, nb, nt, static_cast<int32_t>(t0), dqn, dxn, core2_.data() + b0,
+                                      component_.data() + b0, core2_.data() + n_rows, component_.data() + n_rows,
+                                      dist_.data() + b0, labels_.data() + b0, stream_);
+      }
+    }
+    pinned_labels_.resize(static_cast<size_t>(n_rows));
+    pinned_dist_.resize(static_cast<size_t>(n_rows));
+    EMB_CUDA_TRY(cudaMemcpyAsync(pinned_labels_.data(), labels_.data(), sizeof(int32_t) * n_rows,
+                                 cudaMemcpyDeviceToHost, stream_));
+    download(dist_.data(), pinned_dist_.data(), n_rows);
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+    for (int64_t t = 0; t < n_rows; ++t) {
+      const int32_t j = pinned_labels_.data()[t];
+      nearest[t] = j >= 0 && cand ? cand[j] : j;
+    }
+    std::copy_n(pinned_dist_.data(), n_rows, weight2);
+  }
+
+ private:
+  static void check_k(int k, int64_t q_cols, int64_t x_cols) {
+    // A bad argument would read outside device memory and spoil the whole context.
+    if (k < 1 || q_cols != x_cols)
+      throw RuntimeError("k_nearest: k = " + std::to_string(k) + " with " + std::to_string(q_cols) + "- and " +
+                         std::to_string(x_cols) + "-column rows");
+  }
+  static void check_rows(const char* op, const int32_t* rows, int64_t n, int64_t x_rows) {
+    for (int64_t t = 0; t < n; ++t)
+      if (rows[t] < 0 || rows[t] >= x_rows)
+        throw RuntimeError(std::string(op) + ": row " + std::to_string(rows[t]) + " is outside 0.." +
+                           std::to_string(x_rows - 1));
+  }
+  // Whether rows are one contiguous run (first, first + 1, ...).
+  static bool is_run(const int32_t* rows, int64_t n) { return n > 0 && rows[n - 1] - rows[0] == n - 1; }
+
+  // The k-nearest loop over blocks of n_q queries and tiles of n_x searched rows:
+  // query_block(b0, nb, &norms) and x_tile(t0, nt, &norms) give their device rows.
+  template <class Q, class X>
+  void k_nearest_blocks(int64_t n_q, int64_t n_x, int64_t d, int k, int32_t* idx, float* dist2, Q&& query_block,
+                        X&& x_tile) {
     const int64_t per_row = 2 * static_cast<int64_t>(k) + k_nearest_scratch_floats(k);  // lists + scratch
-    const auto [block, tile] = neighbour_tiling(q.rows, x.rows, q.cols, per_row);
+    const auto [block, tile] = neighbour_tiling(n_q, n_x, d, per_row);
     list_dist_.resize(static_cast<size_t>(block * k));
     list_idx_.resize(static_cast<size_t>(block * k));
     list_scratch_.resize(static_cast<size_t>(block * k_nearest_scratch_floats(k)));
     pinned_dist_.resize(static_cast<size_t>(block * k));
     pinned_labels_.resize(static_cast<size_t>(block * k));
-    for (int64_t b0 = 0; b0 < q.rows; b0 += block) {
-      const int64_t nb = std::min(block, q.rows - b0);
+    for (int64_t b0 = 0; b0 < n_q; b0 += block) {
+      const int64_t nb = std::min(block, n_q - b0);
       const double* dqn = nullptr;
-      const float* dq = device_rows(q.block(b0, nb), q_block_, q_norm_, &dqn);
+      const float* dq = query_block(b0, nb, &dqn);
       k_nearest_init_async(list_dist_.data(), list_idx_.data(), nb, k, stream_);
-      for (int64_t t0 = 0; t0 < x.rows; t0 += tile) {
-        const int64_t nt = std::min(tile, x.rows - t0);
+      for (int64_t t0 = 0; t0 < n_x; t0 += tile) {
+        const int64_t nt = std::min(tile, n_x - t0);
         const double* dxn = nullptr;
-        const float* dx = device_rows(x.block(t0, nt), x_block_, x_norm_, &dxn);
+        const float* dx = x_tile(t0, nt, &dxn);
         float* t = tile_for(nb, nt);
-        minus2_xct_async(blas_, dq, nb, dx, nt, x.cols, t);
+        minus2_xct_async(blas_, dq, nb, dx, nt, d, t);
         k_nearest_merge_tile_async(t, nb, nt, static_cast<int32_t>(t0), dqn, dxn, k, list_dist_.data(),
                                    list_idx_.data(), list_scratch_.data(), stream_);
       }
@@ -213,64 +346,33 @@ class CudaBackend final : public Backend {
     }
   }
 
-  // The rows gathered on the device (from the held copy) or on the host, then
-  // blocks of them against tiles of x, the best per row kept on the device.
-  void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
-                               const int32_t* component, int32_t* nearest, float* weight2) override {
-    if (n_rows == 0) return;
-    for (int64_t t = 0; t < n_rows; ++t)
-      if (rows[t] < 0 || rows[t] >= x.rows)
-        throw RuntimeError("nearest_other_component: row " + std::to_string(rows[t]) + " is outside 0.." +
-                           std::to_string(x.rows - 1));
-    EMB_CUDA_TRY(cudaSetDevice(device_));
-    const int64_t d = x.cols;
-    core2_.resize(static_cast<size_t>(x.rows));
-    component_.resize(static_cast<size_t>(x.rows));
-    rows_.resize(static_cast<size_t>(n_rows));
-    EMB_CUDA_TRY(cudaMemcpyAsync(core2_.data(), core2, sizeof(float) * x.rows, cudaMemcpyHostToDevice, stream_));
-    EMB_CUDA_TRY(cudaMemcpyAsync(component_.data(), component, sizeof(int32_t) * x.rows, cudaMemcpyHostToDevice,
-                                 stream_));
-    EMB_CUDA_TRY(cudaMemcpyAsync(rows_.data(), rows, sizeof(int32_t) * n_rows, cudaMemcpyHostToDevice, stream_));
-    dist_.resize(static_cast<size_t>(n_rows));
-    labels_.resize(static_cast<size_t>(n_rows));
-    nearest_other_init_async(dist_.data(), labels_.data(), n_rows, stream_);
-    const float* held = resident(x);
-    const auto [block, tile] = neighbour_tiling(n_rows, x.rows, d, 0);
-    q_block_.resize(static_cast<size_t>(block * d));
-    q_norm_.resize(static_cast<size_t>(block));
-    for (int64_t b0 = 0; b0 < n_rows; b0 += block) {
-      const int64_t nb = std::min(block, n_rows - b0);
-      if (held) {
-        gather_rows_async(held, d, rows_.data() + b0, nb, q_block_.data(), stream_);
-      } else {
-        // From pageable memory: the copy has taken the rows when it returns.
-        host_rows_.resize(static_cast<size_t>(nb * d));
-        for (int64_t i = 0; i < nb; ++i) std::copy_n(x.row(rows[b0 + i]), d, host_rows_.data() + i * d);
-        upload({host_rows_.data(), nb, d}, q_block_.data());
+  // n rows of x, by the device row list d_rows (host_rows: the same list on the
+  // host), into buf with their squared norms: gathered on the device from the held
+  // copy, else on the host and uploaded.
+  const float* gathered_rows(ConstMatrixView x, const int32_t* d_rows, int64_t n, DeviceBuffer<float>& buf,
+                             DeviceBuffer<double>& norms, const double** dnorm, const int32_t* host_rows = nullptr) {
+    buf.resize(static_cast<size_t>(n * x.cols));
+    norms.resize(static_cast<size_t>(n));
+    if (const float* held = resident(x)) {
+      gather_rows_async(held, x.cols, d_rows, n, buf.data(), stream_);
+    } else {
+      // From pageable memory: the copy has taken the rows when it returns.
+      host_rows_.resize(static_cast<size_t>(n * x.cols));
+      std::vector<int32_t> r;
+      if (!host_rows) {
+        r.resize(static_cast<size_t>(n));
+        EMB_CUDA_TRY(cudaMemcpyAsync(r.data(), d_rows, sizeof(int32_t) * n, cudaMemcpyDeviceToHost, stream_));
+        EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
+        host_rows = r.data();
       }
-      squared_row_norms_async(q_block_.data(), nb, d, q_norm_.data(), stream_);
-      for (int64_t t0 = 0; t0 < x.rows; t0 += tile) {
-        const int64_t nt = std::min(tile, x.rows - t0);
-        const double* dxn = nullptr;
-        const float* dx = device_rows(x.block(t0, nt), x_block_, x_norm_, &dxn);
-        float* t = tile_for(nb, nt);
-        minus2_xct_async(blas_, q_block_.data(), nb, dx, nt, d, t);
-        nearest_other_from_tile_async(t, nb, nt, static_cast<int32_t>(t0), q_norm_.data(), dxn, rows_.data() + b0,
-                                      core2_.data(), component_.data(), dist_.data() + b0, labels_.data() + b0,
-                                      stream_);
-      }
+      for (int64_t i = 0; i < n; ++i) std::copy_n(x.row(host_rows[i]), x.cols, host_rows_.data() + i * x.cols);
+      upload({host_rows_.data(), n, x.cols}, buf.data());
     }
-    pinned_labels_.resize(static_cast<size_t>(n_rows));
-    pinned_dist_.resize(static_cast<size_t>(n_rows));
-    EMB_CUDA_TRY(cudaMemcpyAsync(pinned_labels_.data(), labels_.data(), sizeof(int32_t) * n_rows,
-                                 cudaMemcpyDeviceToHost, stream_));
-    download(dist_.data(), pinned_dist_.data(), n_rows);
-    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
-    std::copy_n(pinned_labels_.data(), n_rows, nearest);
-    std::copy_n(pinned_dist_.data(), n_rows, weight2);
+    squared_row_norms_async(buf.data(), n, x.cols, norms.data(), stream_);
+    *dnorm = norms.data();
+    return buf.data();
   }
 
- private:
   // Query rows per block and rows of x per tile for the neighbour ops: the block's
   // rows, the tile's rows and the block x tile distances each stay within
   // block_floats, as do the block's per-row state (per_row floats a row).
@@ -414,7 +516,9 @@ class CudaBackend final : public Backend {
   // The neighbour ops: a block of query rows, the running lists, the Boruvka inputs.
   DeviceBuffer<float> q_block_, list_dist_, list_scratch_, core2_;
   DeviceBuffer<double> q_norm_;
-  DeviceBuffer<int32_t> list_idx_, component_, rows_;
+  DeviceBuffer<int32_t> list_idx_, component_, rows_, cand_;
+  std::vector<float> host_core_;
+  std::vector<int32_t> host_comp_;
   std::vector<float> host_rows_;
   DeviceBuffer<double> sums_, counts_;
   AccumulateScratch acc_scratch_;

@@ -14,14 +14,13 @@ constexpr int kRowsPerBlock = 8;
 // columns, then a shuffle reduction keeps the lowest index among equal weights.
 __global__ void other_kernel(const float* __restrict__ tile, int64_t rows, int64_t cols, int32_t base,
                              const double* __restrict__ q_norm, const double* __restrict__ x_norm,
-                             const int32_t* __restrict__ query_rows, const float* __restrict__ core2,
-                             const int32_t* __restrict__ component, float* __restrict__ weight2,
-                             int32_t* __restrict__ nearest) {
+                             const float* __restrict__ q_core2, const int32_t* __restrict__ q_component,
+                             const float* __restrict__ core2, const int32_t* __restrict__ component,
+                             float* __restrict__ weight2, int32_t* __restrict__ nearest) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.y;
   if (row >= rows) return;
-  const int32_t r = query_rows[row];
-  const float cr = core2[r];
-  const int32_t own = component[r];
+  const float cr = q_core2[row];
+  const int32_t own = q_component[row];
   const float running = weight2[row];
   // w >= core2[r] always, and an equal w keeps the earlier (lower) index: done.
   if (!(cr < running)) return;
@@ -81,13 +80,14 @@ void nearest_other_init_async(float* d_weight2, int32_t* d_nearest, int64_t n, c
 }
 
 void nearest_other_from_tile_async(const float* d_tile, int64_t rows, int64_t cols, int32_t base,
-                                   const double* d_q_norm, const double* d_x_norm, const int32_t* d_rows,
-                                   const float* d_core2, const int32_t* d_component, float* d_weight2,
-                                   int32_t* d_nearest, cudaStream_t stream) {
+                                   const double* d_q_norm, const double* d_x_norm, const float* d_q_core2,
+                                   const int32_t* d_q_component, const float* d_core2, const int32_t* d_component,
+                                   float* d_weight2, int32_t* d_nearest, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return;
   const dim3 block(kWarp, kRowsPerBlock);
   other_kernel<<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), block, 0, stream>>>(
-      d_tile, rows, cols, base, d_q_norm, d_x_norm, d_rows, d_core2, d_component, d_weight2, d_nearest);
+      d_tile, rows, cols, base, d_q_norm, d_x_norm, d_q_core2, d_q_component, d_core2, d_component, d_weight2,
+      d_nearest);
   EMB_CUDA_CHECK_LAUNCH();
 }
 

@@ -83,8 +83,9 @@ class CountingBackend final : public Backend {
     cpu_->k_nearest(q, x, k, idx, dist2);
   }
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
-                               const int32_t* component, int32_t* nearest, float* weight2) override {
-    cpu_->nearest_other_component(x, rows, n_rows, core2, component, nearest, weight2);
+                               const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
+                               float* weight2) override {
+    cpu_->nearest_other_component(x, rows, n_rows, core2, component, cand, n_cand, nearest, weight2);
   }
   void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
     cpu_->covariance(x, mean, cov);

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "host/cluster/hdbscan.hpp"
+#include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
 #include "host/cpu/cpu_backend.hpp"
 #include "test_util.hpp"
@@ -293,6 +294,104 @@ TEST(Hdbscan, PredictPutsFittedPointsInTheirClusters) {
   EXPECT_EQ(q.labels[0], -1);
   EXPECT_EQ(q.probabilities[0], 0.0);
 }
+
+
+// ---- the search partition ---------------------------------------------------
+
+TEST(SearchPartition, BoundsNeverExceedTheExactDistances) {
+  auto [x, truth] = gaussian_blobs(1200, 12, 6, 15.0f, 5);
+  CpuBackend cpu(2);
+  const SearchPartition sp = make_search_partition(cpu, x.view(), 20, 3);
+  ASSERT_GE(sp.parts(), 1);
+  ASSERT_LE(sp.parts(), 20);
+  ASSERT_EQ(sp.start.back(), 1200);
+  std::vector<int> seen(1200, 0);
+  for (int64_t c = 0; c < sp.parts(); ++c) {
+    ASSERT_GT(sp.size(c), 0) << "empty parts are dropped";
+    for (int64_t t = 0; t < sp.size(c); ++t) {
+      const int32_t r = sp.rows(c)[t];
+      ++seen[r];
+      EXPECT_EQ(sp.part_of[r], c);
+      if (t > 0) EXPECT_LT(sp.rows(c)[t - 1], r) << "rows increase within a part";
+      EXPECT_LE(std::sqrt(exact_dist2(x.row(r), sp.centres.row(c), 12)), sp.radius[c]);
+    }
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 1200) << "every row in exactly one part";
+  PartitionSearch search(sp, x.view());
+  std::vector<int32_t> rows(1200);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<double> lb;
+  search.lower_bounds(cpu, rows.data(), 1200, lb);
+  int64_t useful = 0;
+  for (int64_t i = 0; i < 1200; ++i)
+    for (int64_t c = 0; c < sp.parts(); ++c) {
+      const double b = lb[i * sp.parts() + c];
+      useful += b > 0.0;
+      for (int64_t t = 0; t < sp.size(c); ++t) ASSERT_LE(b, exact_dist2(x.view(), i, sp.rows(c)[t])) << i << " " << c;
+    }
+  EXPECT_GT(useful, 1200 * sp.parts() / 2) << "separated blobs: most parts are provably far";
+  std::vector<char> take(static_cast<size_t>(sp.parts()), 0);
+  take[0] = take[sp.parts() - 1] = 1;
+  std::vector<int32_t> u;
+  search.union_rows(take, u);
+  std::vector<int32_t> want(sp.rows(0), sp.rows(0) + sp.size(0));
+  if (sp.parts() > 1) want.insert(want.end(), sp.rows(sp.parts() - 1), sp.rows(sp.parts() - 1) + sp.size(sp.parts() - 1));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(u, want);
+}
+
+struct PartitionCase {
+  const char* name;
+  int data;  // 0: separated blobs, 1: uniform, 2: small integers (ties, duplicates), 3: blobs, cosine
+  int64_t n, d;
+};
+
+class HdbscanSearchPartition : public ::testing::TestWithParam<PartitionCase> {};
+
+// The partition only skips rows that cannot be answers: the k-NN graph (core
+// distances), the spanning tree and the labels are those of the search over all rows.
+TEST_P(HdbscanSearchPartition, SameResultAsSearchingAllRows) {
+  const PartitionCase c = GetParam();
+  Matrix x;
+  if (c.data == 0 || c.data == 3) x = gaussian_blobs(c.n, c.d, 8, 30.0f, 7).first;
+  if (c.data == 1) x = random_matrix(c.n, c.d, 9);
+  if (c.data == 2) x = test::integer_matrix(c.n, c.d, 13, -2, 2);
+  CpuBackend cpu(2);
+  for (MstChoice mst : {MstChoice::Exact, MstChoice::Knn}) {
+    HdbscanOptions o = options(20, 6);
+    o.kd_tree_max_dim = 0;
+    o.mst = mst;
+    o.metric = c.data == 3 ? Metric::Cosine : Metric::L2;
+    o.search_parts = 0;
+    const HdbscanResult all = hdbscan(cpu, x.view(), o);
+    EXPECT_EQ(all.stats.search_parts, 0);
+    for (int64_t parts : {int64_t{1}, int64_t{7}, default_partition_parts(c.n)}) {
+      SCOPED_TRACE(::testing::Message() << "parts " << parts << (mst == MstChoice::Exact ? " exact" : " knn"));
+      o.search_parts = parts;
+      const HdbscanResult r = hdbscan(cpu, x.view(), o);
+      EXPECT_GE(r.stats.search_parts, 1);
+      EXPECT_EQ(r.core_distances, all.core_distances);
+      EXPECT_EQ(r.prediction_core_distances, all.prediction_core_distances);
+      ASSERT_EQ(r.mst.size(), all.mst.size());
+      EXPECT_EQ(r.mst, all.mst) << "the same edges, in the same order";
+      EXPECT_EQ(r.tree.labels, all.tree.labels);
+      EXPECT_EQ(r.tree.probabilities, all.tree.probabilities);
+      if (c.data == 0 && parts > 7) {
+        // Separated blobs: each k-NN search covers little more than its own blob,
+        // and the tree searches each pair of points at most once.
+        const double n2 = static_cast<double>(c.n) * static_cast<double>(c.n);
+        EXPECT_LT(r.stats.knn_pairs, 0.4 * n2);
+        EXPECT_LE(r.stats.mst_stats.pairs, 0.5 * n2);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Data, HdbscanSearchPartition,
+                         ::testing::Values(PartitionCase{"blobs", 0, 3000, 24}, PartitionCase{"uniform", 1, 1500, 6},
+                                           PartitionCase{"integers", 2, 1800, 3},
+                                           PartitionCase{"blobs_cosine", 3, 2000, 16}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace emb

@@ -193,12 +193,14 @@ struct Boruvka {
   std::vector<float> weight2;
 };
 
+// cand: the candidate rows searched (null: all rows).
 Boruvka run_other(Backend& be, ConstMatrixView x, const std::vector<int32_t>& rows, const std::vector<float>& core2,
-                  const std::vector<int32_t>& component) {
+                  const std::vector<int32_t>& component, const std::vector<int32_t>* cand = nullptr) {
   const size_t n = rows.size();
   Boruvka o{std::vector<int32_t>(n + kGuard, kGuardIndex), std::vector<float>(n + kGuard, kPoison)};
   std::fill_n(o.nearest.begin(), n, -7);
   be.nearest_other_component(x, rows.data(), static_cast<int64_t>(n), core2.data(), component.data(),
+                             cand ? cand->data() : nullptr, cand ? static_cast<int64_t>(cand->size()) : 0,
                              o.nearest.data(), o.weight2.data());
   for (int g = 0; g < kGuard; ++g) {
     EXPECT_EQ(o.nearest[n + g], kGuardIndex) << "write past nearest";
@@ -311,6 +313,59 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, NeighbourOtherComponent,
                                            std::pair<int64_t, int64_t>{97, 7}, std::pair<int64_t, int64_t>{300, 2},
                                            std::pair<int64_t, int64_t>{1500, 5},
                                            std::pair<int64_t, int64_t>{2111, 31}));
+
+// Every other row of a shuffled order, sorted: a candidate subset with gaps.
+std::vector<int32_t> some_candidates(int64_t n, uint64_t seed) {
+  std::vector<int32_t> c = some_rows(n, seed);
+  c.resize((c.size() + 1) / 2);
+  std::sort(c.begin(), c.end());
+  c.erase(std::unique(c.begin(), c.end()), c.end());
+  return c;
+}
+
+TEST_P(NeighbourOtherComponent, CandidatesExactOnIntegersLowestRowOnTies) {
+  const auto [n, d] = GetParam();
+  const Matrix x = with_duplicates(test::integer_matrix(n, d, 91 + n + d, -2, 2), 13 + n);
+  const Exact exact(x.view(), x.view());
+  const std::vector<float> core2 = core_distances(exact, n, 2);
+  auto be = make_cpu_backend(2);
+  for (int count : {2, 5}) {
+    const std::vector<int32_t> comp = components(n, count, false, 31 + count);
+    const std::vector<int32_t> rows = some_rows(n, 37 + count);
+    const std::vector<int32_t> cand = some_candidates(n, 41 + count);
+    const Boruvka got = run_other(*be, x.view(), rows, core2, comp, &cand);
+    for (size_t t = 0; t < rows.size(); ++t) {
+      const int32_t r = rows[t];
+      std::pair<int32_t, double> want{-1, INFINITY};  // lowest (w, j) over the candidates only
+      for (int32_t j : cand)
+        if (comp[j] != comp[r] && reach_exact(exact, core2, r, j) < want.second) want = {j, reach_exact(exact, core2, r, j)};
+      ASSERT_EQ(got.nearest[t], want.first) << "row " << r << " components " << count;
+      ASSERT_EQ(got.weight2[t], static_cast<float>(want.second)) << "row " << r;
+    }
+  }
+}
+
+TEST_P(NeighbourOtherComponent, KNearestAmongCandidatesExactOnIntegers) {
+  const auto [n, d] = GetParam();
+  const Matrix x = with_duplicates(test::integer_matrix(n, d, 97 + n + d, -2, 2), 17 + n);
+  const Exact exact(x.view(), x.view());
+  const std::vector<int32_t> rows = some_rows(n, 43);
+  const std::vector<int32_t> cand = some_candidates(n, 47);
+  const int k = static_cast<int>(std::min<size_t>(5, cand.size()));
+  std::vector<int32_t> idx(rows.size() * k, -7);
+  std::vector<float> dist2(rows.size() * k, kPoison);
+  make_cpu_backend(2)->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand.data(),
+                                       static_cast<int64_t>(cand.size()), k, idx.data(), dist2.data());
+  for (size_t t = 0; t < rows.size(); ++t) {
+    std::vector<std::pair<double, int32_t>> want;
+    for (int32_t j : cand) want.push_back({exact(rows[t], j), j});
+    std::sort(want.begin(), want.end());
+    for (int r = 0; r < k; ++r) {
+      ASSERT_EQ(idx[t * k + r], want[r].second) << "row " << rows[t] << " rank " << r;
+      ASSERT_EQ(dist2[t * k + r], static_cast<float>(want[r].first)) << "row " << rows[t] << " rank " << r;
+    }
+  }
+}
 
 TEST(NeighbourOps, OtherComponentNoneWhenAllShareOne) {
   const Matrix x = test::random_matrix(1100, 6, 81);

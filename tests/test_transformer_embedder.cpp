@@ -510,8 +510,8 @@ class EncoderOnlyBackend final : public Backend {
     unreachable();
   }
   void k_nearest(ConstMatrixView, ConstMatrixView, int, int32_t*, float*) override { unreachable(); }
-  void nearest_other_component(ConstMatrixView, const int32_t*, int64_t, const float*, const int32_t*, int32_t*,
-                               float*) override {
+  void nearest_other_component(ConstMatrixView, const int32_t*, int64_t, const float*, const int32_t*,
+                               const int32_t*, int64_t, int32_t*, float*) override {
     unreachable();
   }
   void covariance(ConstMatrixView, double*, BasicMatrixView<double>) override { unreachable(); }

@@ -1,6 +1,8 @@
 #include "host/backend/backend.hpp"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "host/backend/dispatch.hpp"
 #include "host/core/error.hpp"
@@ -10,6 +12,19 @@
 #endif
 
 namespace emb {
+
+void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
+                              int64_t n_cand, int k, int32_t* idx, float* dist2) {
+  if (n_q == 0) return;
+  EMB_EXPECTS(k >= 1 && k <= n_cand, "k_nearest_among: k = ", k, " with ", n_cand, " candidates");
+  const int64_t d = x.cols;
+  std::vector<float> q(static_cast<size_t>(n_q * d)), c(static_cast<size_t>(n_cand * d));
+  for (int64_t i = 0; i < n_q; ++i) std::copy_n(x.row(q_rows[i]), d, q.data() + i * d);
+  for (int64_t j = 0; j < n_cand; ++j) std::copy_n(x.row(cand[j]), d, c.data() + j * d);
+  k_nearest({q.data(), n_q, d}, {c.data(), n_cand, d}, k, idx, dist2);
+  for (int64_t t = 0; t < n_q * k; ++t)
+    if (idx[t] >= 0) idx[t] = cand[idx[t]];
+}
 
 Device parse_device(const std::string& s) {
   if (s == "auto") return Device::Auto;

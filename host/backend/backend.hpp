@@ -73,6 +73,14 @@ class Backend {
   ///        them to full precision recomputes them from the rows.
   virtual void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) = 0;
 
+  /// @brief k_nearest for the n_q rows q_rows of x as queries against only the
+  ///        candidate rows cand[0..n_cand) of x (strictly increasing, so the lower
+  ///        row still comes first on equal distances): idx holds rows of x.
+  ///        1 <= k <= n_cand. This default gathers the rows on the host and calls
+  ///        k_nearest; a GPU backend gathers them from its held copy of x instead.
+  virtual void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
+                               int64_t n_cand, int k, int32_t* idx, float* dist2);
+
   /// @brief One Boruvka step under mutual reachability. For each t < n_rows, with
   ///        r = rows[t]: the row j of x with component[j] != component[r] that
   ///        minimises w = max(core2[r], core2[j], ||x_r - x_j||^2) (the squared
@@ -80,8 +88,11 @@ class Backend {
   ///        nearest[t], and w into weight2[t]. When every row of x is in r's
   ///        component: nearest[t] = -1 and weight2[t] = +infinity. core2 and
   ///        component have x.rows entries. Works in tiles, as k_nearest.
+  ///        With cand (n_cand strictly increasing rows of x), j ranges over those
+  ///        rows only; null cand: over all rows.
   virtual void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
-                                       const int32_t* component, int32_t* nearest, float* weight2) = 0;
+                                       const int32_t* component, const int32_t* cand, int64_t n_cand,
+                                       int32_t* nearest, float* weight2) = 0;
 
   /// @brief The mean of the rows of x into mean (x.cols values) and their
   ///        covariance sum_i (x_i - mean)(x_i - mean)^T / (rows - 1) (divided by 1

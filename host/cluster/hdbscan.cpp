@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "host/cluster/kd_tree.hpp"
+#include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
 
 namespace emb {
@@ -37,6 +38,9 @@ const float* working_rows(Backend& backend, ConstMatrixView x, Metric metric, st
   backend.normalize_rows({copy.data(), x.rows, x.cols});
   return copy.data();
 }
+
+// Below this many rows a search of all rows is cheap: no partition by default.
+constexpr int64_t kPartitionMinRows = 4096;
 
 bool use_kd_tree(const Backend& backend, int64_t cols, int max_dim) {
   return !backend.is_gpu() && max_dim > 0 && cols <= max_dim;
@@ -105,9 +109,21 @@ HdbscanResult hdbscan(Backend& backend, ConstMatrixView x, const HdbscanOptions&
   std::unique_ptr<KdTree> tree;
   if (st.kd_tree) tree = std::make_unique<KdTree>(w);
   HeldMatrix held(backend, w);
-  const KnnGraph knn = knn_graph(backend, w, st.knn, tree.get(), [&](int64_t done) {
-    progress("k-NN graph", static_cast<double>(done) / static_cast<double>(n));
-  });
+  const int64_t parts = st.kd_tree                ? 0
+                        : opts.search_parts >= 0 ? std::min(opts.search_parts, n)
+                        : n >= kPartitionMinRows ? default_partition_parts(n)
+                                                 : 0;
+  SearchPartition sp;
+  std::unique_ptr<PartitionSearch> search;
+  if (parts > 0) {
+    sp = make_search_partition(backend, w, parts, opts.seed);
+    search = std::make_unique<PartitionSearch>(sp, w);
+    st.search_parts = sp.parts();
+  }
+  const KnnGraph knn = knn_graph(
+      backend, w, st.knn, tree.get(),
+      [&](int64_t done) { progress("k-NN graph", static_cast<double>(done) / static_cast<double>(n)); },
+      search.get(), &st.knn_pairs);
   std::vector<double> core2(static_cast<size_t>(n));
   r.core_distances.resize(static_cast<size_t>(n));
   r.prediction_core_distances.resize(static_cast<size_t>(n));
@@ -128,7 +144,7 @@ HdbscanResult hdbscan(Backend& backend, ConstMatrixView x, const HdbscanOptions&
   std::vector<MstEdge> edges =
       mutual_reachability_mst(backend, w, knn, core2, st.mst, tree.get(), &st.mst_stats, [&](int64_t components) {
         progress("spanning tree", 1.0 - std::log(static_cast<double>(components)) / std::log(static_cast<double>(n)));
-      });
+      }, search.get());
   for (MstEdge& e : edges) e.weight = metric_distance(opts.metric, e.weight);
   std::stable_sort(edges.begin(), edges.end(), [](const MstEdge& a, const MstEdge& b) { return a.weight < b.weight; });
   r.mst.reserve(edges.size() * 3);

@@ -48,6 +48,12 @@ struct HdbscanOptions {
   /// Exact k-d tree queries instead of backend GEMMs when the backend is the CPU
   /// and the rows have at most this many columns (0: never).
   int kd_tree_max_dim = 16;
+  /// Parts of the search partition that lets the k-NN graph and the spanning tree
+  /// skip rows that provably cannot be answers (search_partition.hpp): -1, about
+  /// sqrt(rows) parts from 4096 rows up when no k-d tree is used; 0: no partition,
+  /// every search covers all rows. The result is the same either way.
+  int64_t search_parts = -1;
+  uint64_t seed = 0;  ///< the partition's k-means
   /// Progress: stage ("k-NN graph", "spanning tree") and how far (0..1).
   std::function<void(const std::string& stage, double fraction)> on_progress;
 };
@@ -60,6 +66,8 @@ struct HdbscanStats {
   int64_t min_samples = 0;  ///< after defaulting and capping
   int knn = 0;              ///< neighbours kept per point
   bool kd_tree = false;
+  int64_t search_parts = 0;  ///< parts of the search partition (0: none)
+  double knn_pairs = 0.0;    ///< (query, candidate) distances the k-NN graph computed
   MstMethod mst = MstMethod::Exact;
   MstStats mst_stats;
 };

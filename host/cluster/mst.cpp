@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "host/cluster/kd_tree.hpp"
+#include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
 
 namespace emb {
@@ -25,6 +26,8 @@ constexpr int64_t kGpuSearchBlock = 16384;
 // Extra candidates k_nearest returns beyond k, re-ranked by exact distance: the
 // GEMM distance can misorder points whose distances differ by its rounding.
 constexpr int kKnnMargin = 8;
+// Most components the spanning tree is finished from by searching every pair once.
+constexpr int64_t kContractMaxComponents = 256;
 
 class UnionFind {
  public:
@@ -78,8 +81,98 @@ double exact_dist2(const float* p, const float* q, int64_t d) {
 }
 
 KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
-                   const std::function<void(int64_t)>& on_rows) {
-  return knn_query(backend, x, x, k, tree, on_rows);
+                   const std::function<void(int64_t)>& on_rows, PartitionSearch* parts, double* pairs) {
+  if (!parts || tree) {
+    if (pairs) *pairs = static_cast<double>(x.rows) * static_cast<double>(x.rows);
+    return knn_query(backend, x, x, k, tree, on_rows);
+  }
+  const SearchPartition& sp = parts->partition();
+  const int64_t n = x.rows, np = sp.parts();
+  EMB_EXPECTS(k >= 1 && k <= n, "k-nearest neighbours: k = ", k, " must be in [1, ", n, "]");
+  KnnGraph g;
+  g.n = n;
+  g.k = k;
+  g.idx.resize(static_cast<size_t>(n) * k);
+  g.dist2.resize(static_cast<size_t>(n) * k);
+  const int kc = static_cast<int>(std::min<int64_t>(n, static_cast<int64_t>(k) + kKnnMargin));
+  // Parts by distance between centres: a part's first search covers it and its
+  // nearest parts, at least kc rows, for an upper bound on each query's k-th distance.
+  Matrix cc(np, np);
+  backend.squared_distances(sp.centres.view(), sp.centres.view(), cc.view());
+  double searched = 0.0;
+  int64_t done = 0;
+  std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci;
+  std::vector<float> cd;
+  std::vector<char> take(static_cast<size_t>(np));
+  std::vector<double> lb, kth;
+  // Per query: the candidates of both searches, by exact distance.
+  std::vector<std::vector<std::pair<double, int32_t>>> lists;
+  for (int64_t p = 0; p < np; ++p) {
+    const int64_t m = sp.size(p);
+    const int32_t* q = sp.rows(p);
+    // 1. The part and its nearest parts.
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return std::tie(cc.row(p)[a], a) < std::tie(cc.row(p)[b], b);
+    });
+    std::fill(take.begin(), take.end(), 0);
+    take[p] = 1;
+    int64_t have = m;
+    for (int64_t t = 0; t < np && have < kc; ++t)
+      if (!take[order[t]]) {
+        take[order[t]] = 1;
+        have += sp.size(order[t]);
+      }
+    std::vector<char> first = take;
+    lists.assign(static_cast<size_t>(m), {});
+    auto search = [&](int kk) {
+      ci.resize(static_cast<size_t>(m * kk));
+      cd.resize(ci.size());
+      backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kk, ci.data(), cd.data());
+      searched += static_cast<double>(m) * static_cast<double>(cand.size());
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < m; ++i)
+        for (int t = 0; t < kk; ++t) {
+          const int32_t j = ci[i * kk + t];
+          if (j >= 0) lists[i].push_back({exact_dist2(x.row(q[i]), x.row(j), x.cols), j});
+        }
+    };
+    parts->union_rows(take, cand);
+    search(kc);
+    kth.resize(static_cast<size_t>(m));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+      auto& l = lists[i];
+      std::sort(l.begin(), l.end());
+      kth[i] = l[k - 1].first;  // an upper bound on the true k-th distance
+    }
+    // 2. Every other part that may hold a row nearer than some query's bound.
+    parts->lower_bounds(backend, q, m, lb);
+    std::fill(take.begin(), take.end(), 0);
+    bool any = false;
+    for (int64_t c = 0; c < np; ++c) {
+      if (first[c]) continue;
+      for (int64_t i = 0; i < m && !take[c]; ++i) take[c] = lb[i * np + c] <= kth[i];
+      any = any || take[c];
+    }
+    if (any) {
+      parts->union_rows(take, cand);
+      search(static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size()))));
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+      auto& l = lists[i];
+      if (any) std::sort(l.begin(), l.end());
+      for (int t = 0; t < k; ++t) {
+        g.idx[q[i] * static_cast<int64_t>(k) + t] = l[t].second;
+        g.dist2[q[i] * static_cast<int64_t>(k) + t] = l[t].first;
+      }
+    }
+    done += m;
+    if (on_rows) on_rows(done);
+  }
+  if (pairs) *pairs = searched;
+  return g;
 }
 
 KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k, const KdTree* tree,
@@ -124,7 +217,8 @@ KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k
 
 std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x, const KnnGraph& knn,
                                              const std::vector<double>& core2, MstMethod method, KdTree* tree,
-                                             MstStats* stats, const std::function<void(int64_t)>& on_round) {
+                                             MstStats* stats, const std::function<void(int64_t)>& on_round,
+                                             PartitionSearch* parts) {
   const int64_t n = x.rows;
   EMB_EXPECTS(knn.n == n && static_cast<int64_t>(core2.size()) == n, "the k-NN graph and core distances must cover the ",
               n, " rows");
@@ -135,7 +229,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   auto weight2 = [&](int32_t a, int32_t b) { return std::max({core2[a], core2[b], exact_dist2(x, a, b)}); };
   auto add_edge = [&](int32_t a, int32_t b, double w2) {
     if (!uf.unite(a, b)) return false;
-    edges.push_back({a, b, w2});
+    edges.push_back({std::min(a, b), std::max(a, b), w2});  // the same edge whichever end found it
     return true;
   };
 
@@ -182,7 +276,97 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   };
   std::vector<int32_t> rows, nearest;
   std::vector<float> w2f;
+  std::vector<Cand> comp_best(static_cast<size_t>(n));
   const int64_t search_block = backend.is_gpu() && !tree ? kGpuSearchBlock : kSearchBlock;
+  if (tree) parts = nullptr;
+  // With a partition: the searches go part by part, each over only the parts that
+  // can hold a lighter edge (search_partition.hpp).
+  const SearchPartition* sp = parts ? &parts->partition() : nullptr;
+  const int64_t np = sp ? sp->parts() : 0;
+  std::vector<double> part_min_core2(static_cast<size_t>(np), kInf);
+  std::vector<int32_t> part_comp(static_cast<size_t>(np));  // the one component of a part's rows, or -1
+  for (int64_t i = 0; i < n && sp; ++i)
+    part_min_core2[sp->part_of[i]] = std::min(part_min_core2[sp->part_of[i]], core2[i]);
+  std::vector<double> lbw, group_min;
+  std::vector<char> take(static_cast<size_t>(np)), taken(static_cast<size_t>(np));
+  std::vector<int32_t> cand, group, sub_rows, by_part_start, by_part;
+  std::vector<char> in_group(static_cast<size_t>(n), 0);
+  // One backend search of `sub_rows` over `cand`; each result offered to its
+  // component's best edge, and the row's lower bound for later rounds lowered to it.
+  std::vector<double> found_lb(static_cast<size_t>(n), kInf);
+  auto search_candidates = [&]() {
+    const int64_t m = static_cast<int64_t>(sub_rows.size());
+    if (m == 0 || cand.empty()) return;
+    nearest.resize(static_cast<size_t>(m));
+    w2f.resize(static_cast<size_t>(m));
+    backend.nearest_other_component(x, sub_rows.data(), m, core2f.data(), comp.data(), cand.data(),
+                                    static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
+    st.searched += m;
+    st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
+    for (int64_t t = 0; t < m; ++t) {
+      const int32_t i = sub_rows[t], j = nearest[t];
+      if (j < 0) continue;
+      const Cand c{weight2(i, j), i, j};
+      found_lb[i] = std::min({found_lb[i], c.w2, search_lower_bound(i, static_cast<double>(w2f[t]))});
+      if (c.better_than(comp_best[comp[i]])) comp_best[comp[i]] = c;
+    }
+  };
+
+  // With few components left whose edges the k-NN lists cannot prove, the rest of
+  // the tree is the spanning tree of the components joined by their lightest
+  // edges (the forest so far is part of the minimum spanning tree, so contracting
+  // it keeps the rest). Each pair of components is searched once, smaller against
+  // larger, where Boruvka would search each row against all other components in
+  // every remaining round. Taken when it costs fewer distances than this round's
+  // searches alone.
+  auto finish_by_contraction = [&](const std::vector<int32_t>& open) {
+    std::vector<int32_t> dense(static_cast<size_t>(n), -1);
+    std::vector<std::vector<int32_t>> members;
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t& d = dense[comp[i]];
+      if (d < 0) {
+        if (static_cast<int64_t>(members.size()) >= kContractMaxComponents) return false;
+        d = static_cast<int32_t>(members.size());
+        members.emplace_back();
+      }
+      members[d].push_back(static_cast<int32_t>(i));
+    }
+    const int64_t c = static_cast<int64_t>(members.size());
+    double pairs = 0.0, boruvka = 0.0;
+    for (int64_t a = 0; a < c; ++a)
+      pairs += static_cast<double>(members[a].size()) * static_cast<double>(n - static_cast<int64_t>(members[a].size()));
+    pairs /= 2.0;
+    for (int32_t i : open) boruvka += static_cast<double>(n - static_cast<int64_t>(members[dense[comp[i]]].size()));
+    if (c < 2 || pairs > boruvka) return false;
+    std::vector<Cand> pair_best(static_cast<size_t>(c * c));
+    for (int64_t a = 0; a < c; ++a)
+      for (int64_t b = a + 1; b < c; ++b) {
+        const bool a_rows = members[a].size() <= members[b].size();
+        const std::vector<int32_t>& q = a_rows ? members[a] : members[b];
+        const std::vector<int32_t>& cand = a_rows ? members[b] : members[a];
+        const int64_t m = static_cast<int64_t>(q.size());
+        nearest.resize(q.size());
+        w2f.resize(q.size());
+        backend.nearest_other_component(x, q.data(), m, core2f.data(), comp.data(), cand.data(),
+                                        static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
+        st.searched += m;
+        st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
+        Cand& best = pair_best[a * c + b];
+        for (int64_t t = 0; t < m; ++t) {
+          if (nearest[t] < 0) continue;
+          const Cand e{weight2(q[t], nearest[t]), q[t], nearest[t]};
+          if (e.better_than(best)) best = e;
+        }
+      }
+    std::vector<Cand> joins;
+    for (int64_t a = 0; a < c; ++a)
+      for (int64_t b = a + 1; b < c; ++b)
+        if (pair_best[a * c + b].a >= 0) joins.push_back(pair_best[a * c + b]);
+    std::sort(joins.begin(), joins.end(), [](const Cand& p, const Cand& q) { return p.better_than(q); });
+    for (const Cand& e : joins) add_edge(e.a, e.b, e.w2);
+    ++st.contracted;
+    return true;
+  };
 
   while (static_cast<int64_t>(edges.size()) < n - 1) {
     ++st.rounds;
@@ -212,7 +396,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
 
     // 2. Each component's best edge among the list entries: a real edge, so an upper
     //    bound on its lightest one, and exact when it comes from a proven row.
-    std::vector<Cand> comp_best(static_cast<size_t>(n));
+    std::fill(comp_best.begin(), comp_best.end(), Cand{});
     for (int64_t i = 0; i < n; ++i) {
       st.certified += certified[i];
       if (row_best[i].a >= 0 && row_best[i].better_than(comp_best[comp[i]])) comp_best[comp[i]] = row_best[i];
@@ -223,10 +407,101 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     std::vector<int32_t> open;
     for (int64_t i = 0; i < n; ++i)
       if (!certified[i] && row_bound[i] <= comp_best[comp[i]].w2) open.push_back(static_cast<int32_t>(i));
+    if (!tree && finish_by_contraction(open)) break;
     std::sort(open.begin(), open.end(), [&](int32_t p, int32_t q) {
       return std::tie(row_bound[p], p) < std::tie(row_bound[q], q);
     });
     if (tree) tree->set_components(comp.data());
+    if (sp) {
+      // Each part's component when all its rows share one (no edge leaves it to a
+      // row of that component), and the open rows by part, lowest bound first.
+      for (int64_t c = 0; c < np; ++c) {
+        const int32_t* r = sp->rows(c);
+        int32_t pc = comp[r[0]];
+        for (int64_t t = 1; t < sp->size(c) && pc >= 0; ++t)
+          if (comp[r[t]] != pc) pc = -1;
+        part_comp[c] = pc;
+      }
+      by_part_start.assign(static_cast<size_t>(np + 1), 0);
+      for (int32_t i : open) ++by_part_start[sp->part_of[i] + 1];
+      std::partial_sum(by_part_start.begin(), by_part_start.end(), by_part_start.begin());
+      by_part.resize(open.size());
+      {
+        std::vector<int32_t> fill(by_part_start.begin(), by_part_start.end() - 1);
+        for (int32_t i : open) by_part[fill[sp->part_of[i]]++] = i;
+      }
+      std::fill(taken.begin(), taken.end(), 0);
+      for (int32_t first : open) {
+        const int32_t p = sp->part_of[first];
+        if (taken[p]) continue;
+        taken[p] = 1;
+        group.clear();
+        for (int32_t t = by_part_start[p]; t < by_part_start[p + 1]; ++t) {
+          const int32_t i = by_part[t];
+          if (row_bound[i] <= comp_best[comp[i]].w2) group.push_back(i);
+        }
+        if (group.empty()) continue;
+        const int64_t m = static_cast<int64_t>(group.size());
+        // Lower bounds on each row's edge weight into each part; +inf into a part
+        // wholly in the row's own component.
+        parts->lower_bounds(backend, group.data(), m, lbw);
+        group_min.assign(static_cast<size_t>(np), kInf);
+        for (int64_t t = 0; t < m; ++t) {
+          const int32_t i = group[t];
+          found_lb[i] = kInf;
+          for (int64_t c = 0; c < np; ++c) {
+            double& b = lbw[t * np + c];
+            b = part_comp[c] == comp[i] ? kInf : std::max({core2[i], part_min_core2[c], b});
+            group_min[c] = std::min(group_min[c], b);
+          }
+        }
+        // Stage 1: the parts nearest the group, for a good best edge early. Stage 2:
+        // every other part still below some row's component best.
+        std::vector<int32_t> near(static_cast<size_t>(np));
+        std::iota(near.begin(), near.end(), 0);
+        std::sort(near.begin(), near.end(), [&](int32_t a, int32_t b) {
+          return std::tie(group_min[a], a) < std::tie(group_min[b], b);
+        });
+        std::fill(take.begin(), take.end(), 0);
+        int64_t have = 0;
+        const int64_t want = 2 * std::max<int64_t>(m, (n + np - 1) / np);
+        for (int64_t t = 0; t < np && have < want && group_min[near[t]] < kInf; ++t) {
+          take[near[t]] = 1;
+          have += sp->size(near[t]);
+        }
+        std::vector<char> stage1 = take, searched1(static_cast<size_t>(m), 0), searched2(static_cast<size_t>(m), 0);
+        for (int stage = 1; stage <= 2; ++stage) {
+          if (stage == 2)
+            for (int64_t c = 0; c < np; ++c) {
+              take[c] = 0;
+              if (stage1[c] || group_min[c] == kInf) continue;
+              for (int64_t t = 0; t < m && !take[c]; ++t) take[c] = lbw[t * np + c] <= comp_best[comp[group[t]]].w2;
+            }
+          std::vector<char>& searched = stage == 1 ? searched1 : searched2;
+          sub_rows.clear();
+          for (int64_t t = 0; t < m; ++t) {
+            const double cb = comp_best[comp[group[t]]].w2;
+            for (int64_t c = 0; c < np && !searched[t]; ++c) searched[t] = take[c] && lbw[t * np + c] <= cb;
+            if (searched[t]) sub_rows.push_back(group[t]);
+          }
+          if (sub_rows.empty()) continue;
+          parts->union_rows(take, cand);
+          search_candidates();
+        }
+        // Each row's bound for later rounds: its searches' results and the bounds of
+        // the parts its searches left out.
+        for (int64_t t = 0; t < m; ++t) {
+          const int32_t i = group[t];
+          double low = found_lb[i];
+          for (int64_t c = 0; c < np; ++c) {
+            const bool covered = (searched1[t] && stage1[c]) || (searched2[t] && take[c]);
+            if (!covered) low = std::min(low, lbw[t * np + c]);
+          }
+          lb2[i] = std::max(lb2[i], low);
+        }
+      }
+      open.clear();
+    }
     for (size_t o = 0; o < open.size();) {
       rows.clear();
       for (; o < open.size() && static_cast<int64_t>(rows.size()) < search_block; ++o) {
@@ -249,7 +524,8 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
           w2f[t] = w;
         }
       } else {
-        backend.nearest_other_component(x, rows.data(), m, core2f.data(), comp.data(), nearest.data(), w2f.data());
+        backend.nearest_other_component(x, rows.data(), m, core2f.data(), comp.data(), nullptr, 0, nearest.data(),
+                                        w2f.data());
       }
       st.searched += m;
       for (int64_t t = 0; t < m; ++t) {

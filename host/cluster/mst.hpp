@@ -14,6 +14,7 @@
 namespace emb {
 
 class KdTree;
+class PartitionSearch;
 
 /// @brief The k nearest rows of every row of x, the row itself included (first,
 ///        unless it has duplicates): n x k indices and squared distances, nearest
@@ -31,8 +32,16 @@ struct KnnGraph {
 /// @brief Builds the graph: with `tree` from its exact queries, else from the
 ///        backend's k_nearest (candidates ranked by the GEMM distance, a few more
 ///        than k, then re-ranked by exact distances). 1 <= k <= x.rows.
+///        When few components are left (at most 256, and fewer distances than
+///        the round's searches), the tree is finished at once: every pair of
+///        components searched once for its lightest edge, then Kruskal on those.
+///        With `parts` (and no tree) the same graph from fewer distances: part by
+///        part, first the part and its nearest parts, which bound each query's k-th
+///        distance, then only the parts whose lower bound is within it.
+/// @param pairs if given: the (query, candidate) distances computed
 KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
-                   const std::function<void(int64_t done)>& on_rows = {});
+                   const std::function<void(int64_t done)>& on_rows = {}, PartitionSearch* parts = nullptr,
+                   double* pairs = nullptr);
 
 /// @brief As knn_graph, for the rows of q (not necessarily rows of x): row i of
 ///        the result lists q_i's k nearest rows of x. `tree` indexes x.
@@ -49,8 +58,10 @@ enum class MstMethod {
 struct MstStats {
   int rounds = 0;              ///< Boruvka rounds
   int64_t certified = 0;       ///< lightest outgoing edges proven from the k-NN lists alone
-  int64_t searched = 0;        ///< rows whose lightest outgoing edge needed a search of all points
+  int64_t searched = 0;        ///< rows whose lightest outgoing edge needed a search
   int64_t knn_edges = 0;       ///< Knn: edges taken from the k-NN graph before the repair
+  double pairs = 0.0;          ///< (row, candidate) distances the searches computed
+  int contracted = 0;          ///< 1 when the last components were joined by searching every pair of them once
 };
 
 /// @brief The minimum spanning tree of the complete graph on the rows of x with
@@ -65,11 +76,19 @@ struct MstStats {
 ///        (max(core2, last list distance)); otherwise the row is searched against
 ///        all rows (nearest_other_component, or the k-d tree), lowest lower bound
 ///        first, and only while its bound is below its component's best so far.
+///        When few components are left (at most 256, and fewer distances than
+///        the round's searches), the tree is finished at once: every pair of
+///        components searched once for its lightest edge, then Kruskal on those.
+///        With `parts` (and no tree) the searches go part by part and cover only
+///        the parts that can hold a lighter edge than the component's best: not
+///        parts wholly in the row's component, nor parts whose lower bound
+///        max(core2 of the row, least core2 of the part, distance bound) is above it.
 /// @param core2 n squared core distances
 std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x, const KnnGraph& knn,
                                              const std::vector<double>& core2, MstMethod method, KdTree* tree,
                                              MstStats* stats = nullptr,
-                                             const std::function<void(int64_t components)>& on_round = {});
+                                             const std::function<void(int64_t components)>& on_round = {},
+                                             PartitionSearch* parts = nullptr);
 
 /// @brief The exact squared distance between rows a and b, in double.
 double exact_dist2(ConstMatrixView x, int64_t a, int64_t b);

@@ -37,7 +37,8 @@ class CpuBackend final : public Backend {
   ///        (host/cpu/cpu_neighbours.cpp).
   void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override;
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
-                               const int32_t* component, int32_t* nearest, float* weight2) override;
+                               const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
+                               float* weight2) override;
   /// @brief PCA's ops (host/cpu/cpu_pca.cpp): covariance by blocked GEMM (syrk),
   ///        eigen-decomposition by LAPACK's dsyevr.
   void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override;

@@ -36,6 +36,8 @@ constexpr int kSortedMaxK = 32;
 constexpr int64_t kMinUnits = 16;
 // Most bytes of per-range partial results k_nearest keeps for such a split.
 constexpr int64_t kPartialBytes = int64_t{64} << 20;
+// Most candidate floats nearest_other_component copies into one contiguous block.
+constexpr int64_t kGatherOnceFloats = int64_t{256} << 20;
 // Below this much work (multiply-adds) a call runs on the calling thread alone.
 constexpr int64_t kParallelMinWork = int64_t{1} << 16;
 
@@ -254,24 +256,62 @@ void CpuBackend::k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t*
 }
 
 void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
-                                         const int32_t* component, int32_t* nearest, float* weight2) {
+                                         const int32_t* component, const int32_t* cand, int64_t n_cand,
+                                         int32_t* nearest, float* weight2) {
   const int64_t d = x.cols;
   if (n_rows == 0) return;
   assert(x.rows >= 1 && rows && core2 && component && nearest && weight2);
-  const std::vector<float> xn = squared_norms(x, threads_);
-  const Plan plan = make_plan(n_rows, x.rows, std::numeric_limits<int64_t>::max());
-  const std::vector<TileFacts> facts = tile_facts(x.rows, plan.tiles, core2, component);
+  // The searched rows by position: all of x, or the candidates (increasing rows,
+  // so the lowest position on a tie is the lowest row). With candidates, their
+  // norms, core distances and components are gathered once and each tile's rows
+  // are gathered before its GEMM.
+  const int64_t n_pos = cand ? n_cand : x.rows;
+  // Candidates that are one run of rows are read in place; others are gathered
+  // once here (not once per block of queries) when that copy is small enough.
+  const bool run = cand && n_cand > 0 && cand[n_cand - 1] - cand[0] == n_cand - 1;
+  const bool gather_once = cand && !run && n_cand * d <= kGatherOnceFloats;
+  std::vector<float> cand_rows(gather_once ? static_cast<size_t>(n_cand * d) : 0);
+  std::vector<float> cand_core, cand_xn;
+  std::vector<int32_t> cand_comp;
+  std::vector<float> xn;
+  if (cand) {
+    cand_core.resize(static_cast<size_t>(n_pos));
+    cand_comp.resize(static_cast<size_t>(n_pos));
+    cand_xn.resize(static_cast<size_t>(n_pos));
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n_pos * d >= kParallelMinWork)
+    for (int64_t p = 0; p < n_pos; ++p) {
+      assert(cand[p] >= 0 && cand[p] < x.rows && (p == 0 || cand[p] > cand[p - 1]));
+      cand_core[p] = core2[cand[p]];
+      cand_comp[p] = component[cand[p]];
+      cand_xn[p] = static_cast<float>(squared_norm(x.row(cand[p]), d));
+      if (gather_once) std::copy_n(x.row(cand[p]), d, cand_rows.data() + p * d);
+    }
+  } else {
+    xn = squared_norms(x, threads_);
+  }
+  const float* pos_xn = cand ? cand_xn.data() : xn.data();
+  const float* pos_core = cand ? cand_core.data() : core2;
+  const int32_t* pos_comp = cand ? cand_comp.data() : component;
+  if (n_pos == 0) {
+    std::fill_n(nearest, n_rows, -1);
+    std::fill_n(weight2, n_rows, kInf);
+    return;
+  }
+  const Plan plan = make_plan(n_rows, n_pos, std::numeric_limits<int64_t>::max());
+  const std::vector<TileFacts> facts = tile_facts(n_pos, plan.tiles, pos_core, pos_comp);
   // With several ranges of tiles, each range's best per row, merged below in order.
   std::vector<Neighbour> partial(plan.ranges > 1 ? static_cast<size_t>(plan.ranges * n_rows) : 0);
 
   use_blas_threads(threads_);
-#pragma omp parallel num_threads(threads_) if (n_rows * x.rows * d >= kParallelMinWork)
+#pragma omp parallel num_threads(threads_) if (n_rows * n_pos * d >= kParallelMinWork)
   {
     // Per-thread scratch, allocated once per call: the block's rows gathered, and
     // the rows a tile can still improve gathered again (the GEMM skips the rest).
     const int64_t block = std::min(kBlockRows, n_rows);
     std::vector<float> qb(static_cast<size_t>(block * d)), active_rows(static_cast<size_t>(block * d));
-    std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, x.rows)));
+    std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, n_pos)));
+    std::vector<float> tile_rows(cand && !run && !gather_once ? static_cast<size_t>(std::min(kTileRows, n_pos) * d)
+                                                              : 0);
     std::vector<float> qn(static_cast<size_t>(block)), cr(static_cast<size_t>(block));
     std::vector<int32_t> comp(static_cast<size_t>(block)), active(static_cast<size_t>(block));
     std::vector<Neighbour> best(static_cast<size_t>(block));
@@ -284,7 +324,7 @@ void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows,
         const int32_t row = rows[b + i];
         assert(row >= 0 && row < x.rows);
         std::copy_n(x.row(row), d, qb.data() + i * d);
-        qn[i] = xn[row];
+        qn[i] = static_cast<float>(squared_norm(x.row(row), d));
         cr[i] = core2[row];
         comp[i] = component[row];
         best[i] = {kInf, -1};
@@ -302,11 +342,16 @@ void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows,
           for (int64_t a = 0; a < na; ++a) std::copy_n(qb.data() + active[a] * d, d, active_rows.data() + a * d);
           qa = active_rows.data();
         }
-        const int64_t base = t * kTileRows, w = std::min(kTileRows, x.rows - base);
-        gemm_minus2(qa, na, x.row(base), w, d, tile.data());
-        const float* xn_t = xn.data() + base;
-        const float* core_t = core2 + base;
-        const int32_t* comp_t = component + base;
+        const int64_t base = t * kTileRows, w = std::min(kTileRows, n_pos - base);
+        const float* xt = run ? x.row(cand[0] + base) : gather_once ? cand_rows.data() + base * d : x.row(base);
+        if (cand && !run && !gather_once) {
+          for (int64_t j = 0; j < w; ++j) std::copy_n(x.row(cand[base + j]), d, tile_rows.data() + j * d);
+          xt = tile_rows.data();
+        }
+        gemm_minus2(qa, na, xt, w, d, tile.data());
+        const float* xn_t = pos_xn + base;
+        const float* core_t = pos_core + base;
+        const int32_t* comp_t = pos_comp + base;
         for (int64_t a = 0; a < na; ++a) {
           const int64_t i = active[a];
           float* ti = tile.data() + a * w;
@@ -331,6 +376,7 @@ void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows,
         }
       }
       for (int64_t i = 0; i < m; ++i) {
+        if (cand && best[i].j >= 0) best[i].j = cand[best[i].j];
         if (plan.ranges == 1) {
           nearest[b + i] = best[i].j;
           weight2[b + i] = best[i].d;

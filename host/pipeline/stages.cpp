@@ -192,6 +192,8 @@ io::Clustering run_hdbscan(ConstMatrixView x, const ClusterStageOptions& opts, B
   ho.max_cluster_size = opts.max_cluster_size;
   ho.mst = opts.mst == "exact" ? MstChoice::Exact : opts.mst == "knn" ? MstChoice::Knn : MstChoice::Auto;
   ho.knn = opts.knn;
+  ho.search_parts = opts.search_parts;
+  ho.seed = opts.seed;
   Progress knn_progress("k-NN graph", x.rows, opts.progress);
   Progress mst_progress("spanning tree", 1000, opts.progress);
   ho.on_progress = [&](const std::string& stage, double f) {
@@ -247,7 +249,11 @@ io::Clustering run_hdbscan(ConstMatrixView x, const ClusterStageOptions& opts, B
               {"boruvka", {{"rounds", st.mst_stats.rounds},
                            {"certified", st.mst_stats.certified},
                            {"searched", st.mst_stats.searched},
-                           {"knn_edges", st.mst_stats.knn_edges}}},
+                           {"knn_edges", st.mst_stats.knn_edges},
+                           {"pairs", st.mst_stats.pairs},
+                           {"contracted", st.mst_stats.contracted}}},
+              {"search_parts", st.search_parts},
+              {"knn_pairs", st.knn_pairs},
               {"timings", {{"knn", st.knn_seconds}, {"mst", st.mst_seconds}, {"tree", st.tree_seconds}}},
               {"backend", backend.name()}};
   if (std::isfinite(opts.cluster_selection_epsilon_max))

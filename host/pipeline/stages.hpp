@@ -83,6 +83,7 @@ struct ClusterStageOptions {
   int64_t max_cluster_size = 0;        ///< 0: no limit
   std::string mst = "auto";            ///< auto, exact or knn
   int knn = 0;                         ///< neighbours kept per point; 0: automatic
+  int64_t search_parts = -1;           ///< HDBSCAN's search partition: -1 automatic, 0 none
 };
 
 /// @brief Clusters the embeddings. An --init dataset is read here (one run from

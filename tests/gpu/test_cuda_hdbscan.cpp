@@ -60,6 +60,14 @@ TEST(CudaHdbscan, SameLabelsAsTheCpu) {
       ASSERT_NEAR(a.core_distances[i], b.core_distances[i], 1e-6 * (1.0 + a.core_distances[i])) << "point " << i;
     o.mst = MstChoice::Knn;
     EXPECT_EQ(hdbscan(*cpu, x.view(), o).tree.labels, hdbscan(*gpu, x.view(), o).tree.labels);
+    // With the search partition (the candidate searches on the device): the same
+    // labels as the CPU's search over all rows.
+    o.mst = MstChoice::Exact;
+    o.search_parts = 40;
+    const HdbscanResult p = hdbscan(*gpu, x.view(), o);
+    EXPECT_GE(p.stats.search_parts, 1);
+    EXPECT_EQ(p.tree.labels, a.tree.labels);
+    EXPECT_NEAR(p.mst_weight(), a.mst_weight(), 1e-6 * a.mst_weight());
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <ostream>
 #include <random>
@@ -153,11 +154,13 @@ struct Boruvka {
   std::vector<float> weight2;
 };
 
+// cand: the candidate rows searched (null: all rows).
 Boruvka run_other(Backend& be, ConstMatrixView x, const std::vector<int32_t>& rows, const std::vector<float>& core2,
-                  const std::vector<int32_t>& component) {
+                  const std::vector<int32_t>& component, const std::vector<int32_t>* cand = nullptr) {
   const auto n = static_cast<int64_t>(rows.size());
   Boruvka o{poisoned<int32_t>(n, -7, kGuardIndex), poisoned<float>(n, kNaN, kGuardFloat)};
-  be.nearest_other_component(x, rows.data(), n, core2.data(), component.data(), o.nearest.data(), o.weight2.data());
+  be.nearest_other_component(x, rows.data(), n, core2.data(), component.data(), cand ? cand->data() : nullptr,
+                             cand ? static_cast<int64_t>(cand->size()) : 0, o.nearest.data(), o.weight2.data());
   expect_guards(o.nearest, n, kGuardIndex, "nearest");
   expect_guards(o.weight2, n, kGuardFloat, "weight2");
   o.nearest.resize(static_cast<size_t>(n));
@@ -244,6 +247,57 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, NeighbourOtherComponentGpu,
                          ::testing::Values(OtherCase{2, 1, 2}, OtherCase{97, 7, 3}, OtherCase{1031, 33, 2},
                                            OtherCase{4099, 97, 50}, OtherCase{2000, 384, 700}),
                          other_name);
+
+// Candidate lists: every third row (gaps), and a contiguous run, searched from the
+// device's held copy and from host memory; the same answers as the CPU's.
+TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
+  const OtherCase c = GetParam();
+  std::string reason;
+  if (!test::cuda_backend_or_reason(&reason)) GTEST_SKIP() << "no CUDA device: " << reason;
+  if (c.n < 4) GTEST_SKIP() << "too few rows for a candidate subset (n = " << c.n << ")";
+  auto cpu = make_cpu_backend(2);
+  const uint64_t seed = static_cast<uint64_t>(c.n * 137 + c.d * 19 + c.components);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int32_t> pick(0, c.components - 1);
+  std::vector<int32_t> component(static_cast<size_t>(c.n));
+  for (auto& v : component) v = pick(rng);
+  std::vector<int32_t> rows(static_cast<size_t>(c.n / 2));
+  std::iota(rows.begin(), rows.end(), static_cast<int32_t>(c.n / 3));
+  std::shuffle(rows.begin(), rows.end(), rng);
+  std::vector<int32_t> gaps, run;
+  for (int32_t r = 1; r < c.n; r += 3) gaps.push_back(r);
+  for (int32_t r = static_cast<int32_t>(c.n / 4); r < c.n; ++r) run.push_back(r);
+  const Matrix x = test::integer_matrix(c.n, c.d, seed, -2, 2);
+  const int k = static_cast<int>(std::min<int64_t>(3, c.n));
+  const Knn knn = run_k_nearest(*cpu, x.view(), x.view(), k);
+  std::vector<float> core2(static_cast<size_t>(c.n));
+  for (int64_t i = 0; i < c.n; ++i) core2[i] = knn.dist2[i * k + k - 1];
+  for (const std::vector<int32_t>* cand : {&gaps, &run}) {
+    const Boruvka want = run_other(*cpu, x.view(), rows, core2, component, cand);
+    const int kk = static_cast<int>(std::min<size_t>(4, cand->size()));
+    std::vector<int32_t> want_idx(rows.size() * kk), got_idx(rows.size() * kk);
+    std::vector<float> want_d(rows.size() * kk), got_d(rows.size() * kk);
+    cpu->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand->data(),
+                         static_cast<int64_t>(cand->size()), kk, want_idx.data(), want_d.data());
+    for (const test::CudaLimits& limits : limit_sets()) {
+      SCOPED_TRACE(::testing::Message() << (cand == &run ? "run" : "gaps") << ", block_floats " << limits.block_floats
+                                        << ", max_held_floats " << limits.max_held_floats);
+      auto gpu = test::cuda_backend_or_reason(&reason, limits);
+      ASSERT_TRUE(gpu) << reason;
+      for (bool hold : {false, true}) {
+        std::unique_ptr<HeldMatrix> held;
+        if (hold) held = std::make_unique<HeldMatrix>(*gpu, x.view());
+        expect_other_agree(run_other(*gpu, x.view(), rows, core2, component, cand), want, x.view(), rows, core2,
+                           component, true);
+        std::fill(got_idx.begin(), got_idx.end(), -7);
+        gpu->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand->data(),
+                             static_cast<int64_t>(cand->size()), kk, got_idx.data(), got_d.data());
+        ASSERT_EQ(got_idx, want_idx) << (hold ? "held" : "not held");
+        ASSERT_EQ(got_d, want_d) << (hold ? "held" : "not held");
+      }
+    }
+  }
+}
 
 TEST(NeighbourOpsGpu, NoneWhenAllShareOneAndEmptyRows) {
   CUDA_BACKEND_OR_SKIP(gpu);
