@@ -355,7 +355,7 @@ void add_options(CLI::App& app, Settings& s) {
       ->check(CLI::NonNegativeNumber)->group(hd)->capture_default_str();
   app.add_option("--search-parts", s.cluster.search_parts,
                  "Parts of the partition that lets exact neighbour searches skip far rows (-1 = about sqrt(n) from "
-                 "4096 points up, 0 = search all rows; the result is the same)")
+                 "4096 points up, 262144 on a GPU; 0 = search all rows; the result is the same)")
       ->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()))->group(hd)->capture_default_str();
   app.add_option("--fit", s.predict.fit, "For predict: the embclust file holding the HDBSCAN clustering")->group(hd);
   app.add_option("--clustering", s.predict.name, "For predict: the name of that clustering")

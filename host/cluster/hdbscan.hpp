@@ -50,7 +50,8 @@ struct HdbscanOptions {
   int kd_tree_max_dim = 16;
   /// Parts of the search partition that lets the k-NN graph and the spanning tree
   /// skip rows that provably cannot be answers (search_partition.hpp): -1, about
-  /// sqrt(rows) parts from 4096 rows up when no k-d tree is used; 0: no partition,
+  /// sqrt(rows) parts from 4096 rows up (262144 on a GPU) when no k-d tree is
+  /// used; 0: no partition,
   /// every search covers all rows. The result is the same either way.
   int64_t search_parts = -1;
   uint64_t seed = 0;  ///< the partition's k-means

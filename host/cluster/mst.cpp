@@ -8,6 +8,10 @@
 #include <numeric>
 #include <tuple>
 
+#if defined(__GLIBCXX__) && defined(_OPENMP)
+#include <parallel/algorithm>
+#endif
+
 #include "host/cluster/kd_tree.hpp"
 #include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
@@ -28,6 +32,17 @@ constexpr int64_t kGpuSearchBlock = 16384;
 constexpr int kKnnMargin = 8;
 // Most components the spanning tree is finished from by searching every pair once.
 constexpr int64_t kContractMaxComponents = 256;
+
+// Sorts with all threads where the library can (the order is a total one, so the
+// result is the same as a sequential sort's).
+template <class It, class Less>
+void sort_all_threads(It first, It last, Less less) {
+#if defined(__GLIBCXX__) && defined(_OPENMP)
+  __gnu_parallel::sort(first, last, less);
+#else
+  std::sort(first, last, less);
+#endif
+}
 
 class UnionFind {
  public:
@@ -72,12 +87,19 @@ struct Cand {
 double exact_dist2(ConstMatrixView x, int64_t a, int64_t b) { return exact_dist2(x.row(a), x.row(b), x.cols); }
 
 double exact_dist2(const float* p, const float* q, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) {
-    const double d = static_cast<double>(p[j]) - static_cast<double>(q[j]);
-    s += d * d;
+  // Four running sums: vectorizable, and added in the same order on every run.
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t j = 0;
+  for (; j + 4 <= d; j += 4)
+    for (int l = 0; l < 4; ++l) {
+      const double t = static_cast<double>(p[j + l]) - static_cast<double>(q[j + l]);
+      s[l] += t * t;
+    }
+  for (; j < d; ++j) {
+    const double t = static_cast<double>(p[j]) - static_cast<double>(q[j]);
+    s[0] += t * t;
   }
-  return s;
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
@@ -96,76 +118,107 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   g.dist2.resize(static_cast<size_t>(n) * k);
   const int kc = static_cast<int>(std::min<int64_t>(n, static_cast<int64_t>(k) + kKnnMargin));
   // Parts by distance between centres: a part's first search covers it and its
-  // nearest parts, at least kc rows, for an upper bound on each query's k-th distance.
-  Matrix cc(np, np);
-  backend.squared_distances(sp.centres.view(), sp.centres.view(), cc.view());
+  // nearest parts, at least kc rows, for an upper bound on each query's k-th
+  // distance; then only the parts whose lower bound is within some query's bound.
+  const std::vector<double> cc = sp.centre_distance_bounds(backend);
+  // How far a float GEMM distance can sit from the exact one, per unit of the norms.
+  const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4);
+  std::vector<double> norm2(static_cast<size_t>(n));
+  double max_norm2 = 0.0;
+#pragma omp parallel for schedule(static) reduction(max : max_norm2)
+  for (int64_t i = 0; i < n; ++i) {
+    double t = 0.0;
+    for (int64_t j = 0; j < x.cols; ++j) t += static_cast<double>(x.row(i)[j]) * x.row(i)[j];
+    norm2[i] = t;
+    max_norm2 = std::max(max_norm2, norm2[i]);
+  }
   double searched = 0.0;
   int64_t done = 0;
-  std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci;
-  std::vector<float> cd;
-  std::vector<char> take(static_cast<size_t>(np));
+  std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci, cb;
+  std::vector<float> cd, cdb;
+  std::vector<char> take(static_cast<size_t>(np)), first(static_cast<size_t>(np));
   std::vector<double> lb, kth;
-  // Per query: the candidates of both searches, by exact distance.
-  std::vector<std::vector<std::pair<double, int32_t>>> lists;
+  using Pair = std::pair<double, int32_t>;
+  // Lower bounds for the rows of several consecutive parts at once (their members
+  // are contiguous): fewer, larger backend calls.
+  constexpr int64_t kBoundRows = 16384;
+  int64_t lb_first = 0, lb_end = 0;  // parts whose rows' bounds lb holds
   for (int64_t p = 0; p < np; ++p) {
     const int64_t m = sp.size(p);
     const int32_t* q = sp.rows(p);
+    const double* ccp = cc.data() + p * np;
+    if (p >= lb_end) {
+      lb_first = p;
+      lb_end = p + 1;
+      while (lb_end < np && sp.start[lb_end + 1] - sp.start[p] <= kBoundRows) ++lb_end;
+      parts->lower_bounds(backend, sp.rows(p), sp.start[lb_end] - sp.start[p], lb);
+    }
+    const double* lbp = lb.data() + (sp.start[p] - sp.start[lb_first]) * np;
     // 1. The part and its nearest parts.
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-      return std::tie(cc.row(p)[a], a) < std::tie(cc.row(p)[b], b);
-    });
-    std::fill(take.begin(), take.end(), 0);
-    take[p] = 1;
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return std::tie(ccp[a], a) < std::tie(ccp[b], b); });
+    std::fill(first.begin(), first.end(), 0);
+    first[p] = 1;
     int64_t have = m;
     for (int64_t t = 0; t < np && have < kc; ++t)
-      if (!take[order[t]]) {
-        take[order[t]] = 1;
+      if (!first[order[t]]) {
+        first[order[t]] = 1;
         have += sp.size(order[t]);
       }
-    std::vector<char> first = take;
-    lists.assign(static_cast<size_t>(m), {});
-    auto search = [&](int kk) {
-      ci.resize(static_cast<size_t>(m * kk));
-      cd.resize(ci.size());
-      backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kk, ci.data(), cd.data());
-      searched += static_cast<double>(m) * static_cast<double>(cand.size());
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < m; ++i)
-        for (int t = 0; t < kk; ++t) {
-          const int32_t j = ci[i * kk + t];
-          if (j >= 0) lists[i].push_back({exact_dist2(x.row(q[i]), x.row(j), x.cols), j});
-        }
-    };
-    parts->union_rows(take, cand);
-    search(kc);
+    parts->union_rows(first, cand);
+    ci.resize(static_cast<size_t>(m * kc));
+    cd.resize(ci.size());
+    backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kc, ci.data(), cd.data());
+    searched += static_cast<double>(m) * static_cast<double>(cand.size());
+    // 2. The parts that may hold a row within some query's bound: the k-th float
+    //    distance loosened by its rounding is at least the exact k-th distance.
     kth.resize(static_cast<size_t>(m));
-#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
-      auto& l = lists[i];
-      std::sort(l.begin(), l.end());
-      kth[i] = l[k - 1].first;  // an upper bound on the true k-th distance
+      const double f = cd[i * kc + k - 1];
+      kth[i] = f + unit * (norm2[q[i]] + max_norm2) + std::ldexp(f, -22);
     }
-    // 2. Every other part that may hold a row nearer than some query's bound.
-    parts->lower_bounds(backend, q, m, lb);
-    std::fill(take.begin(), take.end(), 0);
     bool any = false;
+#pragma omp parallel for schedule(static) reduction(|| : any)
     for (int64_t c = 0; c < np; ++c) {
+      take[c] = 0;
       if (first[c]) continue;
-      for (int64_t i = 0; i < m && !take[c]; ++i) take[c] = lb[i * np + c] <= kth[i];
+      for (int64_t i = 0; i < m && !take[c]; ++i) take[c] = lbp[i * np + c] <= kth[i];
       any = any || take[c];
     }
+    int kb = 0;
     if (any) {
       parts->union_rows(take, cand);
-      search(static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size()))));
+      kb = static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size())));
+      cb.resize(static_cast<size_t>(m * kb));
+      cdb.resize(cb.size());
+      backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kb, cb.data(), cdb.data());
+      searched += static_cast<double>(m) * static_cast<double>(cand.size());
     }
+    // 3. Both searches' lists merged by float distance; the first kc re-ranked by
+    //    exact distance (the float order can only misplace near-ties), k kept.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
-      auto& l = lists[i];
-      if (any) std::sort(l.begin(), l.end());
+      Pair r[64];
+      Pair* e = kc <= 64 ? r : nullptr;
+      std::vector<Pair> big;
+      if (!e) {
+        big.resize(static_cast<size_t>(kc));
+        e = big.data();
+      }
+      int ta = 0, tb = 0, got = 0;
+      while (got < kc) {
+        const int32_t ja = ta < kc ? ci[i * kc + ta] : -1, jb = tb < kb ? cb[i * kb + tb] : -1;
+        if (ja < 0 && jb < 0) break;
+        const bool from_b = jb >= 0 && (ja < 0 || cdb[i * kb + tb] < cd[i * kc + ta] ||
+                                        (cdb[i * kb + tb] == cd[i * kc + ta] && jb < ja));
+        const int32_t j = from_b ? jb : ja;
+        (from_b ? tb : ta)++;
+        e[got++] = {exact_dist2(x.row(q[i]), x.row(j), x.cols), j};
+      }
+      std::sort(e, e + got);
       for (int t = 0; t < k; ++t) {
-        g.idx[q[i] * static_cast<int64_t>(k) + t] = l[t].second;
-        g.dist2[q[i] * static_cast<int64_t>(k) + t] = l[t].first;
+        g.idx[q[i] * static_cast<int64_t>(k) + t] = e[t].second;
+        g.dist2[q[i] * static_cast<int64_t>(k) + t] = e[t].first;
       }
     }
     done += m;
@@ -245,7 +298,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
         const int32_t a = std::min(static_cast<int32_t>(i), j), b = std::max(static_cast<int32_t>(i), j);
         cand.push_back({std::max({core2[i], core2[j], knn.row_dist2(i)[t]}), a, b});
       }
-    std::sort(cand.begin(), cand.end(), [](const Cand& p, const Cand& q) { return p.better_than(q); });
+    sort_all_threads(cand.begin(), cand.end(), [](const Cand& p, const Cand& q) { return p.better_than(q); });
     for (const Cand& c : cand)
       if (add_edge(c.a, c.b, c.w2)) ++st.knn_edges;
   }
@@ -338,7 +391,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     pairs /= 2.0;
     for (int32_t i : open) boruvka += static_cast<double>(n - static_cast<int64_t>(members[dense[comp[i]]].size()));
     if (c < 2 || pairs > boruvka) return false;
-    std::vector<Cand> pair_best(static_cast<size_t>(c * c));
+    std::vector<Cand> pair_best(static_cast<size_t>(c * c)), found;
     for (int64_t a = 0; a < c; ++a)
       for (int64_t b = a + 1; b < c; ++b) {
         const bool a_rows = members[a].size() <= members[b].size();
@@ -352,11 +405,12 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
         st.searched += m;
         st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
         Cand& best = pair_best[a * c + b];
-        for (int64_t t = 0; t < m; ++t) {
-          if (nearest[t] < 0) continue;
-          const Cand e{weight2(q[t], nearest[t]), q[t], nearest[t]};
-          if (e.better_than(best)) best = e;
-        }
+        found.resize(q.size());
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < m; ++t)
+          found[t] = nearest[t] < 0 ? Cand{} : Cand{weight2(q[t], nearest[t]), q[t], nearest[t]};
+        for (int64_t t = 0; t < m; ++t)
+          if (found[t].better_than(best)) best = found[t];
       }
     std::vector<Cand> joins;
     for (int64_t a = 0; a < c; ++a)

@@ -101,6 +101,21 @@ SearchPartition make_search_partition(Backend& backend, ConstMatrixView x, int64
   return sp;
 }
 
+std::vector<double> SearchPartition::centre_distance_bounds(Backend& backend) const {
+  const int64_t np = parts(), d = centres.cols();
+  Matrix cc(np, np);
+  backend.squared_distances(centres.view(), centres.view(), cc.view());
+  const double unit = std::ldexp(1.0, -24) * static_cast<double>(d + 4);
+  std::vector<double> out(static_cast<size_t>(np * np));
+  for (int64_t a = 0; a < np; ++a)
+    for (int64_t b = 0; b < np; ++b) {
+      const double g = cc.row(a)[b];
+      const double slack = unit * (centre_norm2[a] + centre_norm2[b]) + std::ldexp(std::abs(g), -22);
+      out[a * np + b] = a == b ? 0.0 : std::sqrt(std::max(0.0, g - slack)) * (1.0 - 1e-12);
+    }
+  return out;
+}
+
 PartitionSearch::PartitionSearch(const SearchPartition& sp, ConstMatrixView x)
     : sp_(sp), x_(x), unit_(std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4)) {
   norm2_.resize(static_cast<size_t>(x.rows));

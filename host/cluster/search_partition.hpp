@@ -27,6 +27,10 @@ struct SearchPartition {
   int64_t parts() const { return centres.rows(); }
   int64_t size(int64_t p) const { return start[p + 1] - start[p]; }
   const int32_t* rows(int64_t p) const { return members.data() + start[p]; }
+
+  /// @brief Lower bounds on the exact distance between part centres, np x np:
+  ///        the GEMM distance loosened by its rounding.
+  std::vector<double> centre_distance_bounds(Backend& backend) const;
 };
 
 /// @brief The part count used when none is asked for: about sqrt(n), so that a
