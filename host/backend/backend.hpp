@@ -94,6 +94,14 @@ class Backend {
                                        const int32_t* component, const int32_t* cand, int64_t n_cand,
                                        int32_t* nearest, float* weight2) = 0;
 
+  /// @brief Lets nearest_other_component compute its distances with a faster,
+  ///        less precise GEMM (TF32 on a GPU's tensor cores) until called again
+  ///        with false. Returns the most that mode moves a squared distance
+  ///        ||q - x||^2, as a multiple of ||q||^2 + ||x||^2, beyond the float
+  ///        GEMM's own rounding; 0 when the backend has no such mode (nothing
+  ///        changes). A caller re-checks whatever that much could reorder.
+  virtual double fast_distances(bool on) { return 0.0; }
+
   /// @brief The mean of the rows of x into mean (x.cols values) and their
   ///        covariance sum_i (x_i - mean)(x_i - mean)^T / (rows - 1) (divided by 1
   ///        when rows == 1) into cov, x.cols x x.cols, accumulated in double.

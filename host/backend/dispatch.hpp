@@ -43,6 +43,7 @@ class DispatchBackend final : public Backend {
     pick(Op::NearestOtherComponent)
         .nearest_other_component(x, rows, n_rows, core2, component, cand, n_cand, nearest, weight2);
   }
+  double fast_distances(bool on) override { return pick(Op::NearestOtherComponent).fast_distances(on); }
   void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
     pick(Op::Covariance).covariance(x, mean, cov);
   }

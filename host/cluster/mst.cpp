@@ -392,26 +392,61 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     for (int32_t i : open) boruvka += static_cast<double>(n - static_cast<int64_t>(members[dense[comp[i]]].size()));
     if (c < 2 || pairs > boruvka) return false;
     std::vector<Cand> pair_best(static_cast<size_t>(c * c)), found;
+    std::vector<int32_t> recheck;
+    // With a faster, less precise GEMM (TF32 on a GPU) every row is searched fast,
+    // then only the rows whose result could, within that mode's error, still be
+    // the pair's lightest are searched again at float precision.
+    const double fast = backend.fast_distances(true);
+    struct FastOff {  // back to float precision however this ends
+      Backend& b;
+      ~FastOff() { b.fast_distances(false); }
+    } fast_off{backend};
     for (int64_t a = 0; a < c; ++a)
       for (int64_t b = a + 1; b < c; ++b) {
         const bool a_rows = members[a].size() <= members[b].size();
         const std::vector<int32_t>& q = a_rows ? members[a] : members[b];
         const std::vector<int32_t>& cand = a_rows ? members[b] : members[a];
-        const int64_t m = static_cast<int64_t>(q.size());
+        int64_t m = static_cast<int64_t>(q.size());
         nearest.resize(q.size());
         w2f.resize(q.size());
         backend.nearest_other_component(x, q.data(), m, core2f.data(), comp.data(), cand.data(),
                                         static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
         st.searched += m;
         st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
+        const int32_t* rows_searched = q.data();
+        if (fast > 0.0) {
+          double cand_norm2 = 0.0;
+          for (int32_t j : cand) cand_norm2 = std::max(cand_norm2, norm2[j]);
+          // Each row's fast weight is within err of its float one, and that within
+          // the float rounding of the exact one.
+          auto err = [&](int64_t t) {
+            const double scale = norm2[q[t]] + cand_norm2;
+            return (fast + unit) * scale + std::ldexp(static_cast<double>(w2f[t]), -21);
+          };
+          double best_high = kInf;
+          for (int64_t t = 0; t < m; ++t)
+            if (nearest[t] >= 0) best_high = std::min(best_high, static_cast<double>(w2f[t]) + err(t));
+          recheck.clear();
+          for (int64_t t = 0; t < m; ++t)
+            if (nearest[t] >= 0 && static_cast<double>(w2f[t]) - err(t) <= best_high) recheck.push_back(q[t]);
+          m = static_cast<int64_t>(recheck.size());
+          backend.fast_distances(false);
+          backend.nearest_other_component(x, recheck.data(), m, core2f.data(), comp.data(), cand.data(),
+                                          static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
+          backend.fast_distances(true);
+          st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
+          rows_searched = recheck.data();
+        }
         Cand& best = pair_best[a * c + b];
-        found.resize(q.size());
+        found.resize(static_cast<size_t>(m));
 #pragma omp parallel for schedule(static)
         for (int64_t t = 0; t < m; ++t)
-          found[t] = nearest[t] < 0 ? Cand{} : Cand{weight2(q[t], nearest[t]), q[t], nearest[t]};
+          found[t] = nearest[t] < 0 ? Cand{}
+                                    : Cand{weight2(rows_searched[t], nearest[t]), rows_searched[t], nearest[t]};
         for (int64_t t = 0; t < m; ++t)
           if (found[t].better_than(best)) best = found[t];
       }
+    backend.fast_distances(false);
     std::vector<Cand> joins;
     for (int64_t a = 0; a < c; ++a)
       for (int64_t b = a + 1; b < c; ++b)

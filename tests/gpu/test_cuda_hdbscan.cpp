@@ -71,5 +71,35 @@ TEST(CudaHdbscan, SameLabelsAsTheCpu) {
   }
 }
 
+// The last components joined by searching each pair once, on the GPU with TF32
+// tensor cores and a float re-check of the rows that could be the lightest: the
+// same tree as the CPU's float search.
+TEST(CudaHdbscan, ContractionWithFastDistancesKeepsTheTree) {
+  CUDA_BACKEND_OR_SKIP(gpu);
+  auto cpu = make_cpu_backend(2);
+  EXPECT_GT(gpu->fast_distances(true), 0.0) << "the CUDA backend has a TF32 mode";
+  gpu->fast_distances(false);
+  EXPECT_EQ(cpu->fast_distances(true), 0.0) << "the CPU has none";
+  for (auto [n, d, blobs] : {std::tuple<int64_t, int64_t, int>{6000, 64, 10}, {5000, 384, 7}}) {
+    SCOPED_TRACE(std::to_string(n) + " x " + std::to_string(d));
+    auto [x, truth] = test::gaussian_blobs(n, d, blobs, 40.0f, 11);
+    HdbscanOptions o;
+    o.min_cluster_size = 30;
+    o.min_samples = 8;
+    o.kd_tree_max_dim = 0;
+    o.mst = MstChoice::Knn;  // the k-NN forest leaves one component per blob
+    const HdbscanResult a = hdbscan(*cpu, x.view(), o), b = hdbscan(*gpu, x.view(), o);
+    EXPECT_EQ(a.stats.mst_stats.contracted, 1);
+    EXPECT_EQ(b.stats.mst_stats.contracted, 1);
+    ASSERT_EQ(a.mst.size(), b.mst.size());
+    for (size_t e = 0; e < a.mst.size(); e += 3) {
+      EXPECT_EQ(a.mst[e], b.mst[e]) << "edge " << e / 3;
+      EXPECT_EQ(a.mst[e + 1], b.mst[e + 1]) << "edge " << e / 3;
+      EXPECT_NEAR(a.mst[e + 2], b.mst[e + 2], 1e-6 * a.mst[e + 2]) << "edge " << e / 3;
+    }
+    EXPECT_EQ(a.tree.labels, b.tree.labels);
+  }
+}
+
 }  // namespace
 }  // namespace emb
