@@ -485,6 +485,21 @@ TEST_F(Cli, HdbscanWritesItsTreesAndPredictAssignsNewPoints) {
     EXPECT_EQ(p.reduction->dim, 8);
     EXPECT_EQ(p.params["metric"], "cosine");
   }
+  // The search partition changes the work, not the answer; --search-parts -2 is refused.
+  r = run("cluster " + h5 + " --method hdbscan --min-cluster-size 4 --search-parts 6 --name parts");
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    emb::io::StoreReader s(h5);
+    const emb::io::Clustering all = s.clustering("hdbscan"), parts = s.clustering("parts");
+    EXPECT_EQ(all.params["search_parts"], 0) << "the sample is below 4096 points";
+    EXPECT_GE(parts.params["search_parts"], 1);
+    EXPECT_LE(parts.params["search_parts"], 6);
+    EXPECT_EQ(parts.labels, all.labels);
+    EXPECT_EQ(parts.density->minimum_spanning_tree, all.density->minimum_spanning_tree);
+  }
+  r = run("cluster " + h5 + " --method hdbscan --search-parts -2 --name bad");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--search-parts"), std::string::npos) << r.err;
   // info shows the noise and, per cluster, its most probable members first.
   r = run("info " + h5 + " --examples 1");
   ASSERT_EQ(r.code, 0) << r.err;
