@@ -123,15 +123,6 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   const std::vector<double> cc = sp.centre_distance_bounds(backend);
   // How far a float GEMM distance can sit from the exact one, per unit of the norms.
   const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4);
-  std::vector<double> norm2(static_cast<size_t>(n));
-  double max_norm2 = 0.0;
-#pragma omp parallel for schedule(static) reduction(max : max_norm2)
-  for (int64_t i = 0; i < n; ++i) {
-    double t = 0.0;
-    for (int64_t j = 0; j < x.cols; ++j) t += static_cast<double>(x.row(i)[j]) * x.row(i)[j];
-    norm2[i] = t;
-    max_norm2 = std::max(max_norm2, norm2[i]);
-  }
   double searched = 0.0;
   int64_t done = 0;
   std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci, cb;
@@ -175,7 +166,7 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
     kth.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) {
       const double f = cd[i * kc + k - 1];
-      kth[i] = f + unit * (norm2[q[i]] + max_norm2) + std::ldexp(f, -22);
+      kth[i] = f + unit * (parts->norm2(q[i]) + parts->max_norm2()) + std::ldexp(f, -22);
     }
     bool any = false;
 #pragma omp parallel for schedule(static) reduction(|| : any)
@@ -343,7 +334,6 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   std::vector<double> lbw, group_min;
   std::vector<char> take(static_cast<size_t>(np)), taken(static_cast<size_t>(np));
   std::vector<int32_t> cand, group, sub_rows, by_part_start, by_part;
-  std::vector<char> in_group(static_cast<size_t>(n), 0);
   // One backend search of `sub_rows` over `cand`; each result offered to its
   // component's best edge, and the row's lower bound for later rounds lowered to it.
   std::vector<double> found_lb(static_cast<size_t>(n), kInf);

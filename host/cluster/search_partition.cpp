@@ -9,6 +9,7 @@
 #include <random>
 
 #include "host/cluster/kmeans.hpp"
+#include "host/cluster/mst.hpp"
 #include "host/core/error.hpp"
 
 namespace emb {
@@ -20,14 +21,6 @@ double exact_norm2(const float* v, int64_t d) {
   return s;
 }
 
-double exact_d2(const float* a, const float* b, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) {
-    const double t = static_cast<double>(a[j]) - static_cast<double>(b[j]);
-    s += t * t;
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -93,7 +86,7 @@ SearchPartition make_search_partition(Backend& backend, ConstMatrixView x, int64
   for (int64_t c = 0; c < kept; ++c) sp.centre_norm2[c] = exact_norm2(sp.centres.row(c), d);
   std::vector<double> member_d2(static_cast<size_t>(n));
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) member_d2[i] = exact_d2(x.row(i), sp.centres.row(sp.part_of[i]), d);
+  for (int64_t i = 0; i < n; ++i) member_d2[i] = exact_dist2(x.row(i), sp.centres.row(sp.part_of[i]), d);
   sp.radius.assign(static_cast<size_t>(kept), 0.0);
   for (int64_t i = 0; i < n; ++i) sp.radius[sp.part_of[i]] = std::max(sp.radius[sp.part_of[i]], member_d2[i]);
   // Rounded up: the square root and the sum above each round to within a few ulps.
@@ -121,6 +114,7 @@ PartitionSearch::PartitionSearch(const SearchPartition& sp, ConstMatrixView x)
   norm2_.resize(static_cast<size_t>(x.rows));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < x.rows; ++i) norm2_[i] = exact_norm2(x.row(i), x.cols);
+  for (double v : norm2_) max_norm2_ = std::max(max_norm2_, v);
   bits_.assign(static_cast<size_t>((x.rows + 63) / 64), 0);
 }
 

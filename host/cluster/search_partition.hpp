@@ -56,12 +56,16 @@ class PartitionSearch {
   void union_rows(const std::vector<char>& take, std::vector<int32_t>& out);
 
   const SearchPartition& partition() const { return sp_; }
+  /// @brief The exact squared norm of row i, and the largest of them.
+  double norm2(int64_t i) const { return norm2_[i]; }
+  double max_norm2() const { return max_norm2_; }
 
  private:
   const SearchPartition& sp_;
   ConstMatrixView x_;
   double unit_;                    // float rounding of a GEMM distance, per unit of the norms
   std::vector<double> norm2_;      // exact squared norms of the rows
+  double max_norm2_ = 0.0;
   std::vector<float> gathered_;    // rows gathered for squared_distances
   std::vector<float> d2_;          // their GEMM distances to the centres
   std::vector<uint64_t> bits_;     // union_rows' row set
