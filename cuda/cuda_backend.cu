@@ -21,6 +21,7 @@
 #include "cuda/nearest_centroids.cuh"
 #include "cuda/pca_ops.cuh"
 #include "cuda/nearest_other_component.cuh"
+#include "cuda/pair_distances.cuh"
 #include "cuda/normalize_rows.cuh"
 #include "cuda/pinned_buffer.cuh"
 #include "cuda/squared_distances.cuh"
@@ -217,6 +218,27 @@ class CudaBackend final : public Backend {
                      });
     for (int64_t t = 0; t < n_q * k; ++t)
       if (idx[t] >= 0) idx[t] = cand[idx[t]];
+  }
+
+  // Exact (double) distances of row pairs from the held copy; not held: the host's.
+  void pair_distances(ConstMatrixView x, const int32_t* a, const int32_t* b, int64_t n, double* out) override {
+    if (n == 0) return;
+    const float* held = resident(x);
+    if (!held) {
+      Backend::pair_distances(x, a, b, n, out);
+      return;
+    }
+    check_rows("pair_distances", a, n, x.rows);
+    check_rows("pair_distances", b, n, x.rows);
+    EMB_CUDA_TRY(cudaSetDevice(device_));
+    pair_a_.resize(static_cast<size_t>(n));
+    pair_b_.resize(static_cast<size_t>(n));
+    pair_out_.resize(static_cast<size_t>(n));
+    EMB_CUDA_TRY(cudaMemcpyAsync(pair_a_.data(), a, sizeof(int32_t) * n, cudaMemcpyHostToDevice, stream_));
+    EMB_CUDA_TRY(cudaMemcpyAsync(pair_b_.data(), b, sizeof(int32_t) * n, cudaMemcpyHostToDevice, stream_));
+    pair_distances_async(held, x.cols, pair_a_.data(), pair_b_.data(), n, pair_out_.data(), stream_);
+    EMB_CUDA_TRY(cudaMemcpyAsync(out, pair_out_.data(), sizeof(double) * n, cudaMemcpyDeviceToHost, stream_));
+    EMB_CUDA_TRY(cudaStreamSynchronize(stream_));
   }
 
   // TF32 inputs keep 10 of float's 23 fraction bits: each rounds by at most 2^-11
@@ -538,6 +560,8 @@ class CudaBackend final : public Backend {
   DeviceBuffer<double> q_norm_;
   DeviceBuffer<int32_t> list_idx_, component_, rows_, cand_;
   bool tf32_ = false;
+  DeviceBuffer<int32_t> pair_a_, pair_b_;
+  DeviceBuffer<double> pair_out_;
   std::vector<float> host_core_;
   std::vector<int32_t> host_comp_;
   std::vector<float> host_rows_;

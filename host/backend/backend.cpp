@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "host/backend/dispatch.hpp"
+#include "host/core/exact_distance.hpp"
 #include "host/core/error.hpp"
 
 #ifdef EMBCLUST_HAVE_CUDA
@@ -12,6 +13,11 @@
 #endif
 
 namespace emb {
+
+void Backend::pair_distances(ConstMatrixView x, const int32_t* a, const int32_t* b, int64_t n, double* out) {
+#pragma omp parallel for schedule(static) if (n * x.cols >= (int64_t{1} << 16))
+  for (int64_t t = 0; t < n; ++t) out[t] = exact_dist2(x.row(a[t]), x.row(b[t]), x.cols);
+}
 
 void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
                               int64_t n_cand, int k, int32_t* idx, float* dist2) {

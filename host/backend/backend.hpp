@@ -94,6 +94,11 @@ class Backend {
                                        const int32_t* component, const int32_t* cand, int64_t n_cand,
                                        int32_t* nearest, float* weight2) = 0;
 
+  /// @brief out[t] = ||x_a[t] - x_b[t]||^2 summed in double precision, for the n
+  ///        pairs of rows a[t], b[t] of x: the exact distances candidates are ranked
+  ///        by. This default runs on the host (OpenMP); a GPU reads its held copy.
+  virtual void pair_distances(ConstMatrixView x, const int32_t* a, const int32_t* b, int64_t n, double* out);
+
   /// @brief Lets nearest_other_component compute its distances with a faster,
   ///        less precise GEMM (TF32 on a GPU's tensor cores) until called again
   ///        with false. Returns the most that mode moves a squared distance

@@ -43,6 +43,9 @@ class DispatchBackend final : public Backend {
     pick(Op::NearestOtherComponent)
         .nearest_other_component(x, rows, n_rows, core2, component, cand, n_cand, nearest, weight2);
   }
+  void pair_distances(ConstMatrixView x, const int32_t* a, const int32_t* b, int64_t n, double* out) override {
+    pick(Op::KNearest).pair_distances(x, a, b, n, out);
+  }
   double fast_distances(bool on) override { return pick(Op::NearestOtherComponent).fast_distances(on); }
   void covariance(ConstMatrixView x, double* mean, BasicMatrixView<double> cov) override {
     pick(Op::Covariance).covariance(x, mean, cov);

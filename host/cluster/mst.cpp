@@ -84,23 +84,6 @@ struct Cand {
 
 }  // namespace
 
-double exact_dist2(ConstMatrixView x, int64_t a, int64_t b) { return exact_dist2(x.row(a), x.row(b), x.cols); }
-
-double exact_dist2(const float* p, const float* q, int64_t d) {
-  // Four running sums: vectorizable, and added in the same order on every run.
-  double s[4] = {0.0, 0.0, 0.0, 0.0};
-  int64_t j = 0;
-  for (; j + 4 <= d; j += 4)
-    for (int l = 0; l < 4; ++l) {
-      const double t = static_cast<double>(p[j + l]) - static_cast<double>(q[j + l]);
-      s[l] += t * t;
-    }
-  for (; j < d; ++j) {
-    const double t = static_cast<double>(p[j]) - static_cast<double>(q[j]);
-    s[0] += t * t;
-  }
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
 
 KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
                    const std::function<void(int64_t)>& on_rows, PartitionSearch* parts, double* pairs) {
@@ -128,7 +111,9 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci, cb;
   std::vector<float> cd, cdb;
   std::vector<char> take(static_cast<size_t>(np)), first(static_cast<size_t>(np));
-  std::vector<double> lb, kth;
+  std::vector<double> lb, kth, exact;
+  std::vector<int32_t> pair_a, pair_b;
+  std::vector<char> pair_ok;
   using Pair = std::pair<double, int32_t>;
   // Lower bounds for the rows of several consecutive parts at once (their members
   // are contiguous): fewer, larger backend calls.
@@ -187,25 +172,38 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
     }
     // 3. Both searches' lists merged by float distance; the first kc re-ranked by
     //    exact distance (the float order can only misplace near-ties), k kept.
+    pair_a.resize(static_cast<size_t>(m * kc));
+    pair_b.resize(pair_a.size());
+    pair_ok.resize(pair_a.size());
+    exact.resize(pair_a.size());
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
-      Pair r[64];
-      Pair* e = kc <= 64 ? r : nullptr;
-      std::vector<Pair> big;
-      if (!e) {
-        big.resize(static_cast<size_t>(kc));
-        e = big.data();
-      }
       int ta = 0, tb = 0, got = 0;
-      while (got < kc) {
+      for (; got < kc; ++got) {
         const int32_t ja = ta < kc ? ci[i * kc + ta] : -1, jb = tb < kb ? cb[i * kb + tb] : -1;
         if (ja < 0 && jb < 0) break;
         const bool from_b = jb >= 0 && (ja < 0 || cdb[i * kb + tb] < cd[i * kc + ta] ||
                                         (cdb[i * kb + tb] == cd[i * kc + ta] && jb < ja));
-        const int32_t j = from_b ? jb : ja;
+        pair_b[i * kc + got] = from_b ? jb : ja;
         (from_b ? tb : ta)++;
-        e[got++] = {exact_dist2(x.row(q[i]), x.row(j), x.cols), j};
       }
+      for (int t = 0; t < kc; ++t) pair_a[i * kc + t] = q[i];
+      for (; got < kc; ++got) pair_b[i * kc + got] = -1;
+    }
+    // Unfilled slots (fewer candidates than kc) are measured as the row to itself
+    // and dropped below.
+    for (int64_t t = 0; t < m * kc; ++t) pair_ok[t] = pair_b[t] >= 0 ? 1 : 0;
+    for (int64_t t = 0; t < m * kc; ++t)
+      if (!pair_ok[t]) pair_b[t] = pair_a[t];
+    backend.pair_distances(x, pair_a.data(), pair_b.data(), m * kc, exact.data());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+      Pair r[64];
+      std::vector<Pair> big(kc <= 64 ? 0 : static_cast<size_t>(kc));
+      Pair* e = kc <= 64 ? r : big.data();
+      int got = 0;
+      for (int t = 0; t < kc; ++t)
+        if (pair_ok[i * kc + t]) e[got++] = {exact[i * kc + t], pair_b[i * kc + t]};
       std::sort(e, e + got);
       for (int t = 0; t < k; ++t) {
         g.idx[q[i] * static_cast<int64_t>(k) + t] = e[t].second;
@@ -230,8 +228,9 @@ KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k
   g.idx.resize(static_cast<size_t>(q.rows) * k);
   g.dist2.resize(static_cast<size_t>(q.rows) * k);
   const int kc = static_cast<int>(std::min<int64_t>(n, static_cast<int64_t>(k) + (tree ? 0 : kKnnMargin)));
-  std::vector<int32_t> cidx(static_cast<size_t>(std::min(q.rows, kKnnBlock)) * kc);
+  std::vector<int32_t> cidx(static_cast<size_t>(std::min(q.rows, kKnnBlock)) * kc), pair_a;
   std::vector<float> cd2(cidx.size());
+  std::vector<double> exact;
   for (int64_t b0 = 0; b0 < q.rows; b0 += kKnnBlock) {
     const int64_t nb = std::min(kKnnBlock, q.rows - b0);
     if (tree) {
@@ -240,13 +239,21 @@ KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k
     } else {
       backend.k_nearest(q.block(b0, nb), x, kc, cidx.data(), cd2.data());
     }
-    // Exact distances, then (distance, index) order; keep k.
+    // Exact distances (the backend's, when the queries are rows of x), then
+    // (distance, index) order; keep k.
+    const bool same = q.data == x.data && q.rows == x.rows;
+    if (same && !tree) {
+      pair_a.resize(static_cast<size_t>(nb * kc));
+      exact.resize(pair_a.size());
+      for (int64_t i = 0; i < nb; ++i) std::fill_n(pair_a.data() + i * kc, kc, static_cast<int32_t>(b0 + i));
+      backend.pair_distances(x, pair_a.data(), cidx.data(), nb * kc, exact.data());
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < nb; ++i) {
       std::vector<std::pair<double, int32_t>> c(static_cast<size_t>(kc));
       for (int t = 0; t < kc; ++t) {
         const int32_t j = cidx[i * kc + t];
-        c[t] = {exact_dist2(q.row(b0 + i), x.row(j), x.cols), j};
+        c[t] = {same && !tree ? exact[i * kc + t] : exact_dist2(q.row(b0 + i), x.row(j), x.cols), j};
       }
       std::sort(c.begin(), c.end());
       for (int t = 0; t < k; ++t) {

@@ -9,6 +9,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/cluster/hdbscan_tree.hpp"
+#include "host/core/exact_distance.hpp"  // exact_dist2
 #include "host/core/matrix.hpp"
 
 namespace emb {
@@ -90,9 +91,5 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
                                              const std::function<void(int64_t components)>& on_round = {},
                                              PartitionSearch* parts = nullptr);
 
-/// @brief The exact squared distance between rows a and b, in double.
-double exact_dist2(ConstMatrixView x, int64_t a, int64_t b);
-/// @brief The exact squared distance between two d-vectors, in double.
-double exact_dist2(const float* p, const float* q, int64_t d);
 
 }  // namespace emb

@@ -299,6 +299,34 @@ TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
   }
 }
 
+// Exact pair distances from the held copy: the CPU's double sums, up to the order
+// of the additions (a few units of double rounding).
+TEST(NeighbourOpsGpu, PairDistancesMatchCpuReference) {
+  CUDA_BACKEND_OR_SKIP(gpu);
+  auto cpu = make_cpu_backend(2);
+  for (int64_t d : {1, 7, 384, 1000}) {
+    SCOPED_TRACE("d " + std::to_string(d));
+    const Matrix x = test::random_matrix(3001, d, static_cast<uint64_t>(d) + 5, -3.0f, 3.0f);
+    std::mt19937_64 rng(static_cast<uint64_t>(d));
+    std::uniform_int_distribution<int32_t> pick(0, 3000);
+    std::vector<int32_t> a(20011), b(20011);
+    for (size_t t = 0; t < a.size(); ++t) {
+      a[t] = pick(rng);
+      b[t] = t % 7 == 0 ? a[t] : pick(rng);  // some pairs of a row with itself: exactly 0
+    }
+    std::vector<double> want(a.size()), got(a.size(), -1.0), host(a.size(), -1.0);
+    cpu->pair_distances(x.view(), a.data(), b.data(), static_cast<int64_t>(a.size()), want.data());
+    gpu->pair_distances(x.view(), a.data(), b.data(), static_cast<int64_t>(a.size()), host.data());  // not held
+    HeldMatrix held(*gpu, x.view());
+    gpu->pair_distances(x.view(), a.data(), b.data(), static_cast<int64_t>(a.size()), got.data());
+    for (size_t t = 0; t < a.size(); ++t) {
+      ASSERT_EQ(host[t], want[t]) << "pair " << t;
+      ASSERT_NEAR(got[t], want[t], 1e-13 * want[t]) << "pair " << t;
+      if (a[t] == b[t]) ASSERT_EQ(got[t], 0.0) << "pair " << t;
+    }
+  }
+}
+
 TEST(NeighbourOpsGpu, NoneWhenAllShareOneAndEmptyRows) {
   CUDA_BACKEND_OR_SKIP(gpu);
   const Matrix x = test::random_matrix(301, 9, 5);

@@ -1,0 +1,30 @@
+#pragma once
+// Exact squared Euclidean distances of float rows, summed in double precision:
+// what neighbour searches re-rank their float candidates by.
+#include <cstdint>
+
+#include "host/core/matrix.hpp"
+
+namespace emb {
+
+/// @brief The exact squared distance between two d-vectors, in double; four
+///        running sums (vectorizable), added in the same order on every run.
+inline double exact_dist2(const float* p, const float* q, int64_t d) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t j = 0;
+  for (; j + 4 <= d; j += 4)
+    for (int l = 0; l < 4; ++l) {
+      const double t = static_cast<double>(p[j + l]) - static_cast<double>(q[j + l]);
+      s[l] += t * t;
+    }
+  for (; j < d; ++j) {
+    const double t = static_cast<double>(p[j]) - static_cast<double>(q[j]);
+    s[0] += t * t;
+  }
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/// @brief The exact squared distance between rows a and b of x, in double.
+inline double exact_dist2(ConstMatrixView x, int64_t a, int64_t b) { return exact_dist2(x.row(a), x.row(b), x.cols); }
+
+}  // namespace emb
