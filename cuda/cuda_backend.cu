@@ -176,7 +176,7 @@ class CudaBackend final : public Backend {
     if (q.rows == 0) return;
     check_k(k, q.cols, x.cols);
     EMB_CUDA_TRY(cudaSetDevice(device_));
-    k_nearest_blocks(q.rows, x.rows, q.cols, k, idx, dist2,
+    k_nearest_blocks(q.rows, x.rows, q.cols, k, idx, dist2, nullptr,
                      [&](int64_t b0, int64_t nb, const double** dqn) {
                        return device_rows(q.block(b0, nb), q_block_, q_norm_, dqn);
                      },
@@ -189,10 +189,10 @@ class CudaBackend final : public Backend {
   // the device (a contiguous run of candidates read in place); x not held: the
   // host gathers them.
   void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand, int64_t n_cand,
-                       int k, int32_t* idx, float* dist2) override {
+                       int k, int32_t* idx, float* dist2, const float* bound) override {
     if (n_q == 0) return;
     if (!resident(x)) {
-      Backend::k_nearest_among(x, q_rows, n_q, cand, n_cand, k, idx, dist2);
+      Backend::k_nearest_among(x, q_rows, n_q, cand, n_cand, k, idx, dist2, bound);
       return;
     }
     check_k(k, x.cols, x.cols);
@@ -208,7 +208,11 @@ class CudaBackend final : public Backend {
       cand_.resize(static_cast<size_t>(n_cand));
       EMB_CUDA_TRY(cudaMemcpyAsync(cand_.data(), cand, sizeof(int32_t) * n_cand, cudaMemcpyHostToDevice, stream_));
     }
-    k_nearest_blocks(n_q, n_cand, x.cols, k, idx, dist2,
+    if (bound) {
+      bound_.resize(static_cast<size_t>(n_q));
+      EMB_CUDA_TRY(cudaMemcpyAsync(bound_.data(), bound, sizeof(float) * n_q, cudaMemcpyHostToDevice, stream_));
+    }
+    k_nearest_blocks(n_q, n_cand, x.cols, k, idx, dist2, bound ? bound_.data() : nullptr,
                      [&](int64_t b0, int64_t nb, const double** dqn) {
                        return gathered_rows(x, rows_.data() + b0, nb, q_block_, q_norm_, dqn);
                      },
@@ -351,8 +355,8 @@ class CudaBackend final : public Backend {
   // The k-nearest loop over blocks of n_q queries and tiles of n_x searched rows:
   // query_block(b0, nb, &norms) and x_tile(t0, nt, &norms) give their device rows.
   template <class Q, class X>
-  void k_nearest_blocks(int64_t n_q, int64_t n_x, int64_t d, int k, int32_t* idx, float* dist2, Q&& query_block,
-                        X&& x_tile) {
+  void k_nearest_blocks(int64_t n_q, int64_t n_x, int64_t d, int k, int32_t* idx, float* dist2, const float* d_bound,
+                        Q&& query_block, X&& x_tile) {
     const int64_t per_row = 2 * static_cast<int64_t>(k) + k_nearest_scratch_floats(k);  // lists + scratch
     const auto [block, tile] = neighbour_tiling(n_q, n_x, d, per_row);
     list_dist_.resize(static_cast<size_t>(block * k));
@@ -364,7 +368,7 @@ class CudaBackend final : public Backend {
       const int64_t nb = std::min(block, n_q - b0);
       const double* dqn = nullptr;
       const float* dq = query_block(b0, nb, &dqn);
-      k_nearest_init_async(list_dist_.data(), list_idx_.data(), nb, k, stream_);
+      k_nearest_init_async(list_dist_.data(), list_idx_.data(), nb, k, stream_, d_bound ? d_bound + b0 : nullptr);
       for (int64_t t0 = 0; t0 < n_x; t0 += tile) {
         const int64_t nt = std::min(tile, n_x - t0);
         const double* dxn = nullptr;
@@ -561,6 +565,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<int32_t> list_idx_, component_, rows_, cand_;
   bool tf32_ = false;
   DeviceBuffer<int32_t> pair_a_, pair_b_;
+  DeviceBuffer<float> bound_;
   DeviceBuffer<double> pair_out_;
   std::vector<float> host_core_;
   std::vector<int32_t> host_comp_;

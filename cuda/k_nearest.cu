@@ -131,10 +131,11 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-__global__ void init_kernel(float* __restrict__ dist, int32_t* __restrict__ idx, int64_t n) {
+__global__ void init_kernel(float* __restrict__ dist, int32_t* __restrict__ idx, int64_t n, int k,
+                            const float* __restrict__ bound) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  dist[i] = INFINITY;
+  dist[i] = bound ? bound[i / k] : INFINITY;
   idx[i] = INT_MAX;
 }
 
@@ -144,11 +145,12 @@ int64_t k_nearest_scratch_floats(int k) {
   return fits_shared(k) ? 0 : working_pairs(k) * static_cast<int64_t>(sizeof(Pair) / sizeof(float));
 }
 
-void k_nearest_init_async(float* d_dist, int32_t* d_idx, int64_t rows, int k, cudaStream_t stream) {
+void k_nearest_init_async(float* d_dist, int32_t* d_idx, int64_t rows, int k, cudaStream_t stream,
+                          const float* d_bound) {
   const int64_t n = rows * k;
   if (n == 0) return;
   constexpr int kBlock = 256;
-  init_kernel<<<static_cast<unsigned>((n + kBlock - 1) / kBlock), kBlock, 0, stream>>>(d_dist, d_idx, n);
+  init_kernel<<<static_cast<unsigned>((n + kBlock - 1) / kBlock), kBlock, 0, stream>>>(d_dist, d_idx, n, k, d_bound);
   EMB_CUDA_CHECK_LAUNCH();
 }
 

@@ -12,8 +12,10 @@ namespace emb::cuda {
 ///        needs for this k: 0 while a row's working set fits in shared memory.
 int64_t k_nearest_scratch_floats(int k);
 
-/// @brief Empties `rows` lists of k: distances +inf, indices INT32_MAX (sorting last).
-void k_nearest_init_async(float* d_dist, int32_t* d_idx, int64_t rows, int k, cudaStream_t stream);
+/// @brief Empties `rows` lists of k: distances +inf (or row i's d_bound[i], so that
+///        only nearer candidates enter), indices INT32_MAX (sorting last).
+void k_nearest_init_async(float* d_dist, int32_t* d_idx, int64_t rows, int k, cudaStream_t stream,
+                          const float* d_bound = nullptr);
 
 /// @brief For each of `rows` rows i of tile (rows x cols, row-major, holding -2 q.x
 ///        for the rows base .. base+cols-1 of x): the distances

@@ -355,7 +355,8 @@ TEST_P(NeighbourOtherComponent, KNearestAmongCandidatesExactOnIntegers) {
   std::vector<int32_t> idx(rows.size() * k, -7);
   std::vector<float> dist2(rows.size() * k, kPoison);
   make_cpu_backend(2)->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand.data(),
-                                       static_cast<int64_t>(cand.size()), k, idx.data(), dist2.data());
+                                       static_cast<int64_t>(cand.size()), k, idx.data(), dist2.data(), nullptr);
+  std::vector<float> bound(rows.size());
   for (size_t t = 0; t < rows.size(); ++t) {
     std::vector<std::pair<double, int32_t>> want;
     for (int32_t j : cand) want.push_back({exact(rows[t], j), j});
@@ -364,7 +365,22 @@ TEST_P(NeighbourOtherComponent, KNearestAmongCandidatesExactOnIntegers) {
       ASSERT_EQ(idx[t * k + r], want[r].second) << "row " << rows[t] << " rank " << r;
       ASSERT_EQ(dist2[t * k + r], static_cast<float>(want[r].first)) << "row " << rows[t] << " rank " << r;
     }
+    bound[t] = static_cast<float>(want[k / 2].first);
   }
+  // With bounds: the same lists, cut before the first distance not below the bound.
+  std::vector<int32_t> bidx(idx.size(), -7);
+  std::vector<float> bd2(idx.size());
+  make_cpu_backend(2)->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand.data(),
+                                       static_cast<int64_t>(cand.size()), k, bidx.data(), bd2.data(), bound.data());
+  for (size_t t = 0; t < rows.size(); ++t)
+    for (int r = 0; r < k; ++r) {
+      if (dist2[t * k + r] < bound[t]) {
+        ASSERT_EQ(bidx[t * k + r], idx[t * k + r]) << "row " << rows[t] << " rank " << r;
+        ASSERT_EQ(bd2[t * k + r], dist2[t * k + r]) << "row " << rows[t] << " rank " << r;
+      } else {
+        ASSERT_EQ(bidx[t * k + r], -1) << "row " << rows[t] << " rank " << r << ": not below the bound";
+      }
+    }
 }
 
 TEST(NeighbourOps, OtherComponentNoneWhenAllShareOne) {

@@ -20,7 +20,7 @@ void Backend::pair_distances(ConstMatrixView x, const int32_t* a, const int32_t*
 }
 
 void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
-                              int64_t n_cand, int k, int32_t* idx, float* dist2) {
+                              int64_t n_cand, int k, int32_t* idx, float* dist2, const float* /*bound*/) {
   if (n_q == 0) return;
   EMB_EXPECTS(k >= 1 && k <= n_cand, "k_nearest_among: k = ", k, " with ", n_cand, " candidates");
   const int64_t d = x.cols;

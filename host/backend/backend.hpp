@@ -76,10 +76,14 @@ class Backend {
   /// @brief k_nearest for the n_q rows q_rows of x as queries against only the
   ///        candidate rows cand[0..n_cand) of x (strictly increasing, so the lower
   ///        row still comes first on equal distances): idx holds rows of x.
-  ///        1 <= k <= n_cand. This default gathers the rows on the host and calls
-  ///        k_nearest; a GPU backend gathers them from its held copy of x instead.
+  ///        1 <= k <= n_cand. With `bound` (n_q values, may be null), a query's
+  ///        candidates at distance bound[i] or more may be left out: its list then
+  ///        ends early with -1 (a search that only needs rows nearer than what it
+  ///        already has skips their selection). This default gathers the rows on
+  ///        the host and calls k_nearest (ignoring the bounds); the CPU backend
+  ///        uses them, and a GPU backend gathers from its held copy of x.
   virtual void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
-                               int64_t n_cand, int k, int32_t* idx, float* dist2);
+                               int64_t n_cand, int k, int32_t* idx, float* dist2, const float* bound);
 
   /// @brief One Boruvka step under mutual reachability. For each t < n_rows, with
   ///        r = rows[t]: the row j of x with component[j] != component[r] that

@@ -20,6 +20,7 @@ namespace emb {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr float kInfF = std::numeric_limits<float>::infinity();
 
 // Rows per backend call: queries of k_nearest, searched rows of nearest_other_component.
 constexpr int64_t kKnnBlock = 8192;
@@ -112,6 +113,7 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   std::vector<float> cd, cdb;
   std::vector<char> take(static_cast<size_t>(np)), first(static_cast<size_t>(np));
   std::vector<double> lb, kth, exact;
+  std::vector<float> cap;
   std::vector<int32_t> pair_a, pair_b;
   std::vector<char> pair_ok;
   using Pair = std::pair<double, int32_t>;
@@ -144,14 +146,19 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
     parts->union_rows(first, cand);
     ci.resize(static_cast<size_t>(m * kc));
     cd.resize(ci.size());
-    backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kc, ci.data(), cd.data());
+    backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kc, ci.data(), cd.data(),
+                            nullptr);
     searched += static_cast<double>(m) * static_cast<double>(cand.size());
     // 2. The parts that may hold a row within some query's bound: the k-th float
     //    distance loosened by its rounding is at least the exact k-th distance.
     kth.resize(static_cast<size_t>(m));
+    cap.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) {
-      const double f = cd[i * kc + k - 1];
-      kth[i] = f + unit * (parts->norm2(q[i]) + parts->max_norm2()) + std::ldexp(f, -22);
+      const double f = cd[i * kc + k - 1], slack = unit * (parts->norm2(q[i]) + parts->max_norm2());
+      kth[i] = f + slack + std::ldexp(f, -22);
+      // A row within kth[i] has a float distance below this: the second search
+      // need not select anything farther.
+      cap[i] = std::nextafter(static_cast<float>(kth[i] + slack + std::ldexp(kth[i], -21)), kInfF);
     }
     bool any = false;
 #pragma omp parallel for schedule(static) reduction(|| : any)
@@ -167,7 +174,8 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
       kb = static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size())));
       cb.resize(static_cast<size_t>(m * kb));
       cdb.resize(cb.size());
-      backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kb, cb.data(), cdb.data());
+      backend.k_nearest_among(x, q, m, cand.data(), static_cast<int64_t>(cand.size()), kb, cb.data(), cdb.data(),
+                              cap.data());
       searched += static_cast<double>(m) * static_cast<double>(cand.size());
     }
     // 3. Both searches' lists merged by float distance; the first kc re-ranked by

@@ -36,6 +36,9 @@ class CpuBackend final : public Backend {
   ///        selection per row; the same result for any thread count
   ///        (host/cpu/cpu_neighbours.cpp).
   void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override;
+  /// @brief Rows gathered, then k_nearest's loop with each list starting at its bound.
+  void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand, int64_t n_cand,
+                       int k, int32_t* idx, float* dist2, const float* bound) override;
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
                                const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
                                float* weight2) override;
@@ -47,6 +50,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<EncoderOps> make_encoder_ops() override { return make_cpu_encoder_ops(); }
 
  private:
+  void k_nearest_bounded(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2, const float* bound);
+
   int threads_;
 };
 

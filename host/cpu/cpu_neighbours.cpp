@@ -56,9 +56,13 @@ bool before(const Neighbour& a, const Neighbour& b) { return a.d < b.d || (a.d =
 class KBest {
  public:
   KBest(Neighbour* buf, int k) : buf_(buf), k_(k), heap_(k > kSortedMaxK) {}
-  void reset() { n_ = 0; }
+  /// Empties the list; candidates must also be below cap to enter.
+  void reset(float cap = kInf) {
+    n_ = 0;
+    cap_ = cap;
+  }
   /// A candidate must be below this to enter.
-  float bound() const { return n_ < k_ ? kInf : (heap_ ? buf_[0].d : buf_[k_ - 1].d); }
+  float bound() const { return n_ < k_ ? cap_ : std::min(cap_, heap_ ? buf_[0].d : buf_[k_ - 1].d); }
   /// Adds (d, j); d < bound() and j above every index held.
   void push(float d, int32_t j) {
     if (heap_) {
@@ -83,6 +87,7 @@ class KBest {
   Neighbour* buf_;
   int k_;
   int n_ = 0;
+  float cap_ = kInf;
   bool heap_;
 };
 
@@ -177,6 +182,29 @@ std::vector<TileFacts> tile_facts(int64_t x_rows, int64_t tiles, const float* co
 }  // namespace
 
 void CpuBackend::k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) {
+  k_nearest_bounded(q, x, k, idx, dist2, nullptr);
+}
+
+void CpuBackend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
+                                 int64_t n_cand, int k, int32_t* idx, float* dist2, const float* bound) {
+  if (n_q == 0) return;
+  assert(k >= 1 && k <= n_cand);
+  const int64_t d = x.cols;
+  std::vector<float> q(static_cast<size_t>(n_q * d)), c(static_cast<size_t>(n_cand * d));
+#pragma omp parallel for num_threads(threads_) schedule(static) if ((n_q + n_cand) * d >= kParallelMinWork)
+  for (int64_t i = 0; i < n_q + n_cand; ++i) {
+    if (i < n_q)
+      std::copy_n(x.row(q_rows[i]), d, q.data() + i * d);
+    else
+      std::copy_n(x.row(cand[i - n_q]), d, c.data() + (i - n_q) * d);
+  }
+  k_nearest_bounded({q.data(), n_q, d}, {c.data(), n_cand, d}, k, idx, dist2, bound);
+  for (int64_t t = 0; t < n_q * k; ++t)
+    if (idx[t] >= 0) idx[t] = cand[idx[t]];
+}
+
+void CpuBackend::k_nearest_bounded(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2,
+                                   const float* bound) {
   const int64_t n = q.rows, d = q.cols;
   if (n == 0) return;
   assert(x.cols == d && k >= 1 && k <= x.rows);
@@ -203,7 +231,7 @@ void CpuBackend::k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t*
       const int64_t bi = u / plan.ranges, r = u % plan.ranges;
       const int64_t b = bi * kBlockRows, m = std::min(kBlockRows, n - b);
       for (int64_t i = 0; i < m; ++i) {
-        lists[i].reset();
+        lists[i].reset(bound ? bound[b + i] : kInf);
         qn[i] = static_cast<float>(squared_norm(q.row(b + i), d));
       }
       for (int64_t t = plan.tile_begin(r); t < plan.tile_begin(r + 1); ++t) {

@@ -278,7 +278,7 @@ TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
     std::vector<int32_t> want_idx(rows.size() * kk), got_idx(rows.size() * kk);
     std::vector<float> want_d(rows.size() * kk), got_d(rows.size() * kk);
     cpu->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand->data(),
-                         static_cast<int64_t>(cand->size()), kk, want_idx.data(), want_d.data());
+                         static_cast<int64_t>(cand->size()), kk, want_idx.data(), want_d.data(), nullptr);
     for (const test::CudaLimits& limits : limit_sets()) {
       SCOPED_TRACE(::testing::Message() << (cand == &run ? "run" : "gaps") << ", block_floats " << limits.block_floats
                                         << ", max_held_floats " << limits.max_held_floats);
@@ -291,9 +291,32 @@ TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
                            component, true);
         std::fill(got_idx.begin(), got_idx.end(), -7);
         gpu->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand->data(),
-                             static_cast<int64_t>(cand->size()), kk, got_idx.data(), got_d.data());
+                             static_cast<int64_t>(cand->size()), kk, got_idx.data(), got_d.data(), nullptr);
         ASSERT_EQ(got_idx, want_idx) << (hold ? "held" : "not held");
         ASSERT_EQ(got_d, want_d) << (hold ? "held" : "not held");
+        {
+          // With bounds (the middle distance of each list): the same entries below
+          // the bound; at or above it an entry may be left out (-1): from the held
+          // copy it is, and without one the rows go through k_nearest, which keeps it.
+          std::vector<float> bound(rows.size());
+          for (size_t t = 0; t < rows.size(); ++t) bound[t] = want_d[t * kk + kk / 2];
+          const bool held_on_device =
+              hold && (limits.max_held_floats < 0 || limits.max_held_floats >= x.view().size());
+          gpu->k_nearest_among(x.view(), rows.data(), static_cast<int64_t>(rows.size()), cand->data(),
+                               static_cast<int64_t>(cand->size()), kk, got_idx.data(), got_d.data(), bound.data());
+          for (size_t t = 0; t < rows.size(); ++t)
+            for (int r = 0; r < kk; ++r) {
+              if (want_d[t * kk + r] < bound[t]) {
+                ASSERT_EQ(got_idx[t * kk + r], want_idx[t * kk + r]) << "bounded, row " << rows[t] << " rank " << r;
+                ASSERT_EQ(got_d[t * kk + r], want_d[t * kk + r]) << "bounded, row " << rows[t] << " rank " << r;
+              } else if (held_on_device) {
+                ASSERT_EQ(got_idx[t * kk + r], -1) << "bounded, row " << rows[t] << " rank " << r;
+              } else if (got_idx[t * kk + r] != -1) {
+                ASSERT_EQ(got_idx[t * kk + r], want_idx[t * kk + r]) << "bounded, row " << rows[t] << " rank " << r;
+                ASSERT_EQ(got_d[t * kk + r], want_d[t * kk + r]) << "bounded, row " << rows[t] << " rank " << r;
+              }
+            }
+        }
       }
     }
   }
