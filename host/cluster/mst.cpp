@@ -105,8 +105,6 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   // nearest parts, at least kc rows, for an upper bound on each query's k-th
   // distance; then only the parts whose lower bound is within some query's bound.
   const std::vector<double> cc = sp.centre_distance_bounds(backend);
-  // How far a float GEMM distance can sit from the exact one, per unit of the norms.
-  const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4);
   double searched = 0.0;
   int64_t done = 0;
   std::vector<int32_t> order(static_cast<size_t>(np)), cand, ci, cb;
@@ -154,11 +152,11 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
     kth.resize(static_cast<size_t>(m));
     cap.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) {
-      const double f = cd[i * kc + k - 1], slack = unit * (parts->norm2(q[i]) + parts->max_norm2());
-      kth[i] = f + slack + std::ldexp(f, -22);
+      const double f = cd[i * kc + k - 1], norms = parts->norm2(q[i]) + parts->max_norm2();
+      kth[i] = f + gemm_distance_slack(x.cols, norms, f);
       // A row within kth[i] has a float distance below this: the second search
       // need not select anything farther.
-      cap[i] = std::nextafter(static_cast<float>(kth[i] + slack + std::ldexp(kth[i], -21)), kInfF);
+      cap[i] = std::nextafter(static_cast<float>(kth[i] + 2.0 * gemm_distance_slack(x.cols, norms, kth[i])), kInfF);
     }
     bool any = false;
 #pragma omp parallel for schedule(static) reduction(|| : any)
@@ -328,10 +326,8 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     norm2[i] = s;
     max_norm2 = std::max(max_norm2, s);
   }
-  const double unit = std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4);
   auto search_lower_bound = [&](int32_t i, double w2f_i) {
-    const double slack = unit * (norm2[i] + max_norm2) + std::ldexp(w2f_i, -22);
-    return std::max(0.0, w2f_i - slack);
+    return std::max(0.0, w2f_i - gemm_distance_slack(x.cols, norm2[i] + max_norm2, w2f_i));
   };
   std::vector<int32_t> rows, nearest;
   std::vector<float> w2f;
@@ -426,7 +422,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
           // the float rounding of the exact one.
           auto err = [&](int64_t t) {
             const double scale = norm2[q[t]] + cand_norm2;
-            return (fast + unit) * scale + std::ldexp(static_cast<double>(w2f[t]), -21);
+            return fast * scale + 2.0 * gemm_distance_slack(x.cols, scale, w2f[t]);
           };
           double best_high = kInf;
           for (int64_t t = 0; t < m; ++t)

@@ -98,19 +98,18 @@ std::vector<double> SearchPartition::centre_distance_bounds(Backend& backend) co
   const int64_t np = parts(), d = centres.cols();
   Matrix cc(np, np);
   backend.squared_distances(centres.view(), centres.view(), cc.view());
-  const double unit = std::ldexp(1.0, -24) * static_cast<double>(d + 4);
   std::vector<double> out(static_cast<size_t>(np * np));
   for (int64_t a = 0; a < np; ++a)
     for (int64_t b = 0; b < np; ++b) {
       const double g = cc.row(a)[b];
-      const double slack = unit * (centre_norm2[a] + centre_norm2[b]) + std::ldexp(std::abs(g), -22);
+      const double slack = gemm_distance_slack(d, centre_norm2[a] + centre_norm2[b], g);
       out[a * np + b] = a == b ? 0.0 : std::sqrt(std::max(0.0, g - slack)) * (1.0 - 1e-12);
     }
   return out;
 }
 
 PartitionSearch::PartitionSearch(const SearchPartition& sp, ConstMatrixView x)
-    : sp_(sp), x_(x), unit_(std::ldexp(1.0, -24) * static_cast<double>(x.cols + 4)) {
+    : sp_(sp), x_(x) {
   norm2_.resize(static_cast<size_t>(x.rows));
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < x.rows; ++i) norm2_[i] = exact_norm2(x.row(i), x.cols);
@@ -129,10 +128,8 @@ void PartitionSearch::lower_bounds(Backend& backend, const int32_t* rows, int64_
   for (int64_t i = 0; i < m; ++i) {
     const double qn = norm2_[rows[i]];
     for (int64_t c = 0; c < parts; ++c) {
-      // The GEMM form ||q||^2 - 2 q.c + ||c||^2 in float is off by at most about
-      // (d + 4) float roundings of ||q||^2 + ||c||^2, plus the rounding of the result.
       const double g = d2_[i * parts + c];
-      const double slack = unit_ * (qn + sp_.centre_norm2[c]) + std::ldexp(std::abs(g), -22);
+      const double slack = gemm_distance_slack(d, qn + sp_.centre_norm2[c], g);
       const double low = std::sqrt(std::max(0.0, g - slack)) - sp_.radius[c];
       out[i * parts + c] = low > 0.0 ? low * low * (1.0 - 1e-12) : 0.0;
     }

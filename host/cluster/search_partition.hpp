@@ -63,7 +63,6 @@ class PartitionSearch {
  private:
   const SearchPartition& sp_;
   ConstMatrixView x_;
-  double unit_;                    // float rounding of a GEMM distance, per unit of the norms
   std::vector<double> norm2_;      // exact squared norms of the rows
   double max_norm2_ = 0.0;
   std::vector<float> gathered_;    // rows gathered for squared_distances

@@ -1,6 +1,7 @@
 #pragma once
 // Exact squared Euclidean distances of float rows, summed in double precision:
 // what neighbour searches re-rank their float candidates by.
+#include <cmath>
 #include <cstdint>
 
 #include "host/core/matrix.hpp"
@@ -22,6 +23,14 @@ inline double exact_dist2(const float* p, const float* q, int64_t d) {
     s[0] += t * t;
   }
   return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/// @brief The most a squared distance computed in float as ||a||^2 - 2 a.b + ||b||^2
+///        (a GEMM over d columns) can differ from the exact one, with norm2_sum =
+///        ||a||^2 + ||b||^2: about d + 4 float roundings of the norms (cancellation
+///        makes this large against small distances), plus the rounding of the value.
+inline double gemm_distance_slack(int64_t d, double norm2_sum, double value) {
+  return std::ldexp(1.0, -24) * static_cast<double>(d + 4) * norm2_sum + std::ldexp(std::abs(value), -22);
 }
 
 /// @brief The exact squared distance between rows a and b of x, in double.
