@@ -1,8 +1,9 @@
 #pragma once
 // HDBSCAN's graph half, written once against the Backend: the k-nearest-neighbour
-// graph (core distances) and the minimum spanning tree of the mutual-reachability
-// graph, by Boruvka. Distances here are squared Euclidean; the caller maps them
-// to its metric at the end (a monotone map keeps the same tree).
+// graph (core distances; knn_graph.cpp) and the minimum spanning tree of the
+// mutual-reachability graph, by Boruvka (mst.cpp). Distances here are squared
+// Euclidean; the caller maps them to its metric at the end (a monotone map keeps
+// the same tree).
 #include <cstdint>
 #include <functional>
 #include <vector>

@@ -204,6 +204,14 @@ std::string other_name(const ::testing::TestParamInfo<OtherCase>& info) {
 
 class NeighbourOtherComponentGpu : public ::testing::TestWithParam<OtherCase> {};
 
+// A component for each of the case's rows, drawn uniformly from c.components.
+std::vector<int32_t> random_components(const OtherCase& c, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int32_t> pick(0, c.components - 1);
+  std::vector<int32_t> component(static_cast<size_t>(c.n));
+  for (auto& v : component) v = pick(rng);
+  return component;
+}
+
 TEST_P(NeighbourOtherComponentGpu, MatchesCpuReference) {
   const OtherCase c = GetParam();
   std::string reason;
@@ -212,9 +220,7 @@ TEST_P(NeighbourOtherComponentGpu, MatchesCpuReference) {
   const uint64_t seed = static_cast<uint64_t>(c.n * 131 + c.d * 17 + c.components);
   std::mt19937_64 rng(seed);
   // Components at random; rows a shuffled subset with one repeated.
-  std::uniform_int_distribution<int32_t> pick(0, c.components - 1);
-  std::vector<int32_t> component(static_cast<size_t>(c.n));
-  for (auto& v : component) v = pick(rng);
+  const std::vector<int32_t> component = random_components(c, rng);
   std::vector<int32_t> rows(static_cast<size_t>(c.n));
   std::iota(rows.begin(), rows.end(), 0);
   std::shuffle(rows.begin(), rows.end(), rng);
@@ -258,9 +264,7 @@ TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
   auto cpu = make_cpu_backend(2);
   const uint64_t seed = static_cast<uint64_t>(c.n * 137 + c.d * 19 + c.components);
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int32_t> pick(0, c.components - 1);
-  std::vector<int32_t> component(static_cast<size_t>(c.n));
-  for (auto& v : component) v = pick(rng);
+  const std::vector<int32_t> component = random_components(c, rng);
   std::vector<int32_t> rows(static_cast<size_t>(c.n / 2));
   std::iota(rows.begin(), rows.end(), static_cast<int32_t>(c.n / 3));
   std::shuffle(rows.begin(), rows.end(), rng);
