@@ -113,6 +113,49 @@ INSTANTIATE_TEST_SUITE_P(
                       MstCase{500, 40, 16, 0, Metric::L2}, MstCase{500, 40, 0, 6, Metric::L2},
                       MstCase{300, 3, 16, 300, Metric::L2}, MstCase{500, 24, 0, 0, Metric::Cosine}));
 
+// The contraction searches pairs of components front rows first and skips pairs
+// whose bound says they are already joined: the tree must still be Prim's, with
+// far fewer distances than every pair of components in full.
+TEST(HdbscanMst, ContractionBoundsKeepTheExactTree) {
+  auto [x, truth] = gaussian_blobs(1800, 12, 24, 30.0f, 5);
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(10, 5);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = 0;
+  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const MstStats& st = r.stats.mst_stats;
+  ASSERT_EQ(st.contracted, 1);
+  ASSERT_GE(st.contract_components, 12);
+  const int64_t c = st.contract_components;
+  EXPECT_LT(st.contract_pairs, c * (c - 1) / 2 / 2) << "most pairs of components are never searched";
+  EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 5, Metric::L2), 1e-9 * r.mst_weight());
+  EXPECT_EQ(adjusted_rand_index(r.tree.labels, truth), 1.0);
+}
+
+// Components whose centres (nearly) coincide give the axis bound nothing to work
+// with: two concentric shells and a blob at their centre. The tree is still exact.
+TEST(HdbscanMst, ContractionWithCoincidentCentresIsExact) {
+  const int64_t n = 900, d = 3;
+  Matrix x(n, d);
+  std::mt19937_64 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    float v[3] = {g(rng), g(rng), g(rng)};
+    const float norm = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    const float radius = i % 3 == 0 ? 0.3f * norm / 3.0f : i % 3 == 1 ? 6.0f : 12.0f;
+    for (int j = 0; j < 3; ++j) x.row(i)[j] = v[j] / norm * radius;
+  }
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(10, 4);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = 0;
+  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  EXPECT_EQ(r.stats.mst_stats.contracted, 1);
+  EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 4, Metric::L2), 1e-9 * r.mst_weight());
+}
+
 TEST(Hdbscan, FindsSeparatedBlobsAndIsDeterministic) {
   auto [x, truth] = gaussian_blobs(1500, 8, 5, 20.0f, 3);
   CpuBackend one(1), two(2);

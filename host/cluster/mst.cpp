@@ -13,13 +13,16 @@
 #endif
 
 #include "host/cluster/kd_tree.hpp"
+#include "host/cluster/mst_internal.hpp"
 #include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
 
 namespace emb {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using mst_detail::Cand;
+using mst_detail::kInf;
+using mst_detail::UnionFind;
 
 // Rows per backend call of nearest_other_component.
 constexpr int64_t kSearchBlock = 2048;
@@ -39,44 +42,6 @@ void sort_all_threads(It first, It last, Less less) {
   std::sort(first, last, less);
 #endif
 }
-
-class UnionFind {
- public:
-  explicit UnionFind(int64_t n) : parent_(static_cast<size_t>(n)), rank_(static_cast<size_t>(n), 0) {
-    std::iota(parent_.begin(), parent_.end(), 0);
-  }
-  int32_t find(int32_t x) {
-    while (parent_[x] != x) {
-      parent_[x] = parent_[parent_[x]];
-      x = parent_[x];
-    }
-    return x;
-  }
-  bool unite(int32_t a, int32_t b) {
-    a = find(a);
-    b = find(b);
-    if (a == b) return false;
-    if (rank_[a] < rank_[b]) std::swap(a, b);
-    parent_[b] = a;
-    if (rank_[a] == rank_[b]) ++rank_[a];
-    return true;
-  }
-
- private:
-  std::vector<int32_t> parent_;
-  std::vector<uint8_t> rank_;
-};
-
-// An edge candidate, ordered by (weight, lower end, higher end).
-struct Cand {
-  double w2 = kInf;
-  int32_t a = -1;
-  int32_t b = -1;
-  bool better_than(const Cand& o) const {
-    if (w2 != o.w2) return w2 < o.w2;
-    return std::minmax(a, b) < std::minmax(o.a, o.b);
-  }
-};
 
 }  // namespace
 
@@ -140,7 +105,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   };
   std::vector<int32_t> rows, nearest;
   std::vector<float> w2f;
-  std::vector<Cand> comp_best(static_cast<size_t>(n));
+  std::vector<Cand> comp_best(static_cast<size_t>(n)), joins;
   const int64_t search_block = backend.is_gpu() && !tree ? kGpuSearchBlock : kSearchBlock;
   if (tree) parts = nullptr;
   // With a partition: the searches go part by part, each over only the parts that
@@ -173,98 +138,6 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
       found_lb[i] = std::min({found_lb[i], c.w2, search_lower_bound(i, static_cast<double>(w2f[t]))});
       if (c.better_than(comp_best[comp[i]])) comp_best[comp[i]] = c;
     }
-  };
-
-  // With few components left whose edges the k-NN lists cannot prove, the rest of
-  // the tree is the spanning tree of the components joined by their lightest
-  // edges (the forest so far is part of the minimum spanning tree, so contracting
-  // it keeps the rest). Each pair of components is searched once, smaller against
-  // larger, where Boruvka would search each row against all other components in
-  // every remaining round. Taken when it costs fewer distances than this round's
-  // searches alone.
-  auto finish_by_contraction = [&](const std::vector<int32_t>& open) {
-    std::vector<int32_t> dense(static_cast<size_t>(n), -1);
-    std::vector<std::vector<int32_t>> members;
-    for (int64_t i = 0; i < n; ++i) {
-      int32_t& d = dense[comp[i]];
-      if (d < 0) {
-        if (static_cast<int64_t>(members.size()) >= kContractMaxComponents) return false;
-        d = static_cast<int32_t>(members.size());
-        members.emplace_back();
-      }
-      members[d].push_back(static_cast<int32_t>(i));
-    }
-    const int64_t c = static_cast<int64_t>(members.size());
-    double pairs = 0.0, boruvka = 0.0;
-    for (int64_t a = 0; a < c; ++a)
-      pairs += static_cast<double>(members[a].size()) * static_cast<double>(n - static_cast<int64_t>(members[a].size()));
-    pairs /= 2.0;
-    for (int32_t i : open) boruvka += static_cast<double>(n - static_cast<int64_t>(members[dense[comp[i]]].size()));
-    if (c < 2 || pairs > boruvka) return false;
-    std::vector<Cand> pair_best(static_cast<size_t>(c * c)), found;
-    std::vector<int32_t> recheck;
-    // With a faster, less precise GEMM (TF32 on a GPU) every row is searched fast,
-    // then only the rows whose result could, within that mode's error, still be
-    // the pair's lightest are searched again at float precision.
-    const double fast = backend.fast_distances(true);
-    struct FastOff {  // back to float precision however this ends
-      Backend& b;
-      ~FastOff() { b.fast_distances(false); }
-    } fast_off{backend};
-    for (int64_t a = 0; a < c; ++a)
-      for (int64_t b = a + 1; b < c; ++b) {
-        const bool a_rows = members[a].size() <= members[b].size();
-        const std::vector<int32_t>& q = a_rows ? members[a] : members[b];
-        const std::vector<int32_t>& cand = a_rows ? members[b] : members[a];
-        int64_t m = static_cast<int64_t>(q.size());
-        nearest.resize(q.size());
-        w2f.resize(q.size());
-        backend.nearest_other_component(x, q.data(), m, core2f.data(), comp.data(), cand.data(),
-                                        static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
-        st.searched += m;
-        st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
-        const int32_t* rows_searched = q.data();
-        if (fast > 0.0) {
-          double cand_norm2 = 0.0;
-          for (int32_t j : cand) cand_norm2 = std::max(cand_norm2, norm2[j]);
-          // Each row's fast weight is within err of its float one, and that within
-          // the float rounding of the exact one.
-          auto err = [&](int64_t t) {
-            const double scale = norm2[q[t]] + cand_norm2;
-            return fast * scale + 2.0 * gemm_distance_slack(x.cols, scale, w2f[t]);
-          };
-          double best_high = kInf;
-          for (int64_t t = 0; t < m; ++t)
-            if (nearest[t] >= 0) best_high = std::min(best_high, static_cast<double>(w2f[t]) + err(t));
-          recheck.clear();
-          for (int64_t t = 0; t < m; ++t)
-            if (nearest[t] >= 0 && static_cast<double>(w2f[t]) - err(t) <= best_high) recheck.push_back(q[t]);
-          m = static_cast<int64_t>(recheck.size());
-          backend.fast_distances(false);
-          backend.nearest_other_component(x, recheck.data(), m, core2f.data(), comp.data(), cand.data(),
-                                          static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
-          backend.fast_distances(true);
-          st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
-          rows_searched = recheck.data();
-        }
-        Cand& best = pair_best[a * c + b];
-        found.resize(static_cast<size_t>(m));
-#pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < m; ++t)
-          found[t] = nearest[t] < 0 ? Cand{}
-                                    : Cand{weight2(rows_searched[t], nearest[t]), rows_searched[t], nearest[t]};
-        for (int64_t t = 0; t < m; ++t)
-          if (found[t].better_than(best)) best = found[t];
-      }
-    backend.fast_distances(false);
-    std::vector<Cand> joins;
-    for (int64_t a = 0; a < c; ++a)
-      for (int64_t b = a + 1; b < c; ++b)
-        if (pair_best[a * c + b].a >= 0) joins.push_back(pair_best[a * c + b]);
-    std::sort(joins.begin(), joins.end(), [](const Cand& p, const Cand& q) { return p.better_than(q); });
-    for (const Cand& e : joins) add_edge(e.a, e.b, e.w2);
-    ++st.contracted;
-    return true;
   };
 
   while (static_cast<int64_t>(edges.size()) < n - 1) {
@@ -306,7 +179,13 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     std::vector<int32_t> open;
     for (int64_t i = 0; i < n; ++i)
       if (!certified[i] && row_bound[i] <= comp_best[comp[i]].w2) open.push_back(static_cast<int32_t>(i));
-    if (!tree && finish_by_contraction(open)) break;
+    // With few components left whose edges the k-NN lists cannot prove, the rest
+    // of the tree joins them by their lightest edges (mst_contraction.cpp).
+    if (!tree && mst_detail::contract_components({backend, x, core2, core2f, norm2, search_block}, comp, open,
+                                                 kContractMaxComponents, joins, st)) {
+      for (const Cand& e : joins) add_edge(e.a, e.b, e.w2);
+      break;
+    }
     std::sort(open.begin(), open.end(), [&](int32_t p, int32_t q) {
       return std::tie(row_bound[p], p) < std::tie(row_bound[q], q);
     });

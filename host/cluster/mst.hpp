@@ -63,7 +63,9 @@ struct MstStats {
   int64_t searched = 0;        ///< rows whose lightest outgoing edge needed a search
   int64_t knn_edges = 0;       ///< Knn: edges taken from the k-NN graph before the repair
   double pairs = 0.0;          ///< (row, candidate) distances the searches computed
-  int contracted = 0;          ///< 1 when the last components were joined by searching every pair of them once
+  int contracted = 0;          ///< 1 when the last components were joined by searching pairs of them
+  int64_t contract_components = 0;  ///< components left for the contraction
+  int64_t contract_pairs = 0;       ///< pairs of them it searched (the rest bounded out)
 };
 
 /// @brief The minimum spanning tree of the complete graph on the rows of x with
