@@ -29,8 +29,6 @@ constexpr int64_t kBlockRows = 256;
 constexpr int64_t kTileRows = 1024;
 // The selection compares the bound with the minimum of this many distances at once.
 constexpr int64_t kChunk = 32;
-// Up to this k a sorted buffer (insertion is a short shift), above it a heap.
-constexpr int kSortedMaxK = 32;
 // With fewer query blocks than this, x is split into ranges of tiles too, so that
 // all threads have work when only a few rows are asked about.
 constexpr int64_t kMinUnits = 16;
@@ -49,51 +47,54 @@ struct Neighbour {
 // (distance, index) lexicographic: the order both ops rank candidates by.
 bool before(const Neighbour& a, const Neighbour& b) { return a.d < b.d || (a.d == b.d && a.j < b.j); }
 
-// The k best (distance, index) pairs seen so far, in storage the caller owns.
-// Candidates come in increasing index, so a new one enters only when strictly
-// nearer than the current k-th: on equal distances the earlier (lower) index stays.
-// +inf and NaN distances never enter.
+// The k best (distance, index) pairs seen so far, in storage the caller owns
+// (2k entries). Entries below the bound are appended; when the buffer is full the
+// k best are kept (a selection, not a sort) and the k-th becomes the bound, so a
+// candidate costs a comparison and, rarely, a store. Candidates come in
+// increasing index, so a new one enters only when strictly nearer than the k-th:
+// on equal distances the earlier (lower) index stays. +inf and NaN distances
+// never enter.
 class KBest {
  public:
-  KBest(Neighbour* buf, int k) : buf_(buf), k_(k), heap_(k > kSortedMaxK) {}
+  KBest(Neighbour* buf, int k) : buf_(buf), k_(k) {}
   /// Empties the list; candidates must also be below cap to enter.
   void reset(float cap = kInf) {
     n_ = 0;
     cap_ = cap;
+    bound_ = cap;
   }
   /// A candidate must be below this to enter.
-  float bound() const { return n_ < k_ ? cap_ : std::min(cap_, heap_ ? buf_[0].d : buf_[k_ - 1].d); }
-  /// Adds (d, j); d < bound() and j above every index held.
+  float bound() const { return bound_; }
+  /// Adds (d, j); d < bound().
   void push(float d, int32_t j) {
-    if (heap_) {
-      if (n_ == k_) std::pop_heap(buf_, buf_ + n_--, before);  // drop the worst
-      buf_[n_++] = {d, j};
-      std::push_heap(buf_, buf_ + n_, before);
-      return;
-    }
-    int p = n_ < k_ ? n_++ : k_ - 1;
-    for (; p > 0 && buf_[p - 1].d > d; --p) buf_[p] = buf_[p - 1];
-    buf_[p] = {d, j};
+    buf_[n_++] = {d, j};
+    if (n_ == 2 * k_) keep_best();
   }
   /// Sorts the list nearest first; returns how many it holds (k unless fewer
   /// candidates had a finite distance).
   int finish() {
-    if (heap_) std::sort_heap(buf_, buf_ + n_, before);
+    std::sort(buf_, buf_ + n_, before);
+    n_ = std::min(n_, k_);
     return n_;
   }
   const Neighbour* data() const { return buf_; }
 
  private:
+  void keep_best() {
+    std::nth_element(buf_, buf_ + (k_ - 1), buf_ + n_, before);
+    n_ = k_;
+    bound_ = std::min(cap_, buf_[k_ - 1].d);
+  }
+
   Neighbour* buf_;
   int k_;
   int n_ = 0;
-  float cap_ = kInf;
-  bool heap_;
+  float cap_ = kInf, bound_ = kInf;
 };
 
 // How the work is cut: blocks of query rows x ranges of tiles of x.
 struct Plan {
-  int64_t blocks, tiles, ranges;
+  int64_t blocks, block_rows, tiles, ranges;  // the last block may be shorter
   int64_t units() const { return blocks * ranges; }
   int64_t tile_begin(int64_t r) const { return tiles * r / ranges; }
 };
@@ -101,6 +102,8 @@ struct Plan {
 Plan make_plan(int64_t q_rows, int64_t x_rows, int64_t max_ranges) {
   Plan p;
   p.blocks = (q_rows + kBlockRows - 1) / kBlockRows;
+  // Blocks of (nearly) equal size: 316 rows are two blocks of 158, not 256 and 60.
+  p.block_rows = p.blocks > 0 ? (q_rows + p.blocks - 1) / p.blocks : kBlockRows;
   p.tiles = (x_rows + kTileRows - 1) / kTileRows;
   const int64_t want = (kMinUnits + p.blocks - 1) / p.blocks;
   p.ranges = std::clamp<int64_t>(want, 1, std::min(p.tiles, std::max<int64_t>(max_ranges, 1)));
@@ -218,18 +221,18 @@ void CpuBackend::k_nearest_bounded(ConstMatrixView q, ConstMatrixView x, int k, 
 #pragma omp parallel num_threads(threads_) if (n * x.rows * d >= kParallelMinWork)
   {
     // Per-thread scratch, allocated once per call.
-    const int64_t block = std::min(kBlockRows, n);
+    const int64_t block = std::min(plan.block_rows, n);
     std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, x.rows)));
     std::vector<float> qn(static_cast<size_t>(block));
-    std::vector<Neighbour> store(static_cast<size_t>(block * k));
+    std::vector<Neighbour> store(static_cast<size_t>(block * 2 * k));
     std::vector<KBest> lists;
     lists.reserve(static_cast<size_t>(block));
-    for (int64_t i = 0; i < block; ++i) lists.emplace_back(store.data() + i * k, k);
+    for (int64_t i = 0; i < block; ++i) lists.emplace_back(store.data() + i * 2 * k, k);
 
 #pragma omp for schedule(dynamic)
     for (int64_t u = 0; u < plan.units(); ++u) {
       const int64_t bi = u / plan.ranges, r = u % plan.ranges;
-      const int64_t b = bi * kBlockRows, m = std::min(kBlockRows, n - b);
+      const int64_t b = bi * plan.block_rows, m = std::min(plan.block_rows, n - b);
       for (int64_t i = 0; i < m; ++i) {
         lists[i].reset(bound ? bound[b + i] : kInf);
         qn[i] = static_cast<float>(squared_norm(q.row(b + i), d));
@@ -265,7 +268,7 @@ void CpuBackend::k_nearest_bounded(ConstMatrixView q, ConstMatrixView x, int k, 
   // on equal distances; each range's list is sorted, so it stops at the bound.
 #pragma omp parallel num_threads(threads_) if (n * k * plan.ranges >= kParallelMinWork)
   {
-    std::vector<Neighbour> store(static_cast<size_t>(k));
+    std::vector<Neighbour> store(static_cast<size_t>(2 * k));
     KBest list(store.data(), k);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -335,7 +338,7 @@ void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows,
   {
     // Per-thread scratch, allocated once per call: the block's rows gathered, and
     // the rows a tile can still improve gathered again (the GEMM skips the rest).
-    const int64_t block = std::min(kBlockRows, n_rows);
+    const int64_t block = std::min(plan.block_rows, n_rows);
     std::vector<float> qb(static_cast<size_t>(block * d)), active_rows(static_cast<size_t>(block * d));
     std::vector<float> tile(static_cast<size_t>(block * std::min(kTileRows, n_pos)));
     std::vector<float> tile_rows(cand && !run && !gather_once ? static_cast<size_t>(std::min(kTileRows, n_pos) * d)
@@ -347,7 +350,7 @@ void CpuBackend::nearest_other_component(ConstMatrixView x, const int32_t* rows,
 #pragma omp for schedule(dynamic)
     for (int64_t u = 0; u < plan.units(); ++u) {
       const int64_t bi = u / plan.ranges, r = u % plan.ranges;
-      const int64_t b = bi * kBlockRows, m = std::min(kBlockRows, n_rows - b);
+      const int64_t b = bi * plan.block_rows, m = std::min(plan.block_rows, n_rows - b);
       for (int64_t i = 0; i < m; ++i) {
         const int32_t row = rows[b + i];
         assert(row >= 0 && row < x.rows);
