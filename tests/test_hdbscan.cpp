@@ -133,6 +133,38 @@ TEST(HdbscanMst, ContractionBoundsKeepTheExactTree) {
   EXPECT_EQ(adjusted_rand_index(r.tree.labels, truth), 1.0);
 }
 
+// Blobs in close pairs, the pairs far apart: a component holding two blobs has its
+// centre between them, so the contraction splits it at its bridge and pairs the
+// pieces. The tree is still Prim's.
+TEST(HdbscanMst, ContractionSplitsComponentsOfSeveralBlobs) {
+  const int64_t pairs = 8, per = 150, d = 30, n = 2 * pairs * per;
+  Matrix x(n, d);
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<float> u(-40.0f, 40.0f);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (int64_t p = 0; p < pairs; ++p) {
+    std::vector<float> centre(static_cast<size_t>(d)), offset(static_cast<size_t>(d));
+    for (float& v : centre) v = u(rng);
+    double norm = 0;
+    for (float& v : offset) norm += double(v = g(rng)) * v;
+    for (float& v : offset) v = static_cast<float>(v / std::sqrt(norm) * 14.0);
+    for (int64_t t = 0; t < 2 * per; ++t) {
+      const int64_t i = p * 2 * per + t;
+      for (int64_t j = 0; j < d; ++j) x.row(i)[j] = centre[j] + (t % 2 ? offset[j] : 0.0f) + g(rng);
+    }
+  }
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(20, 5);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = 0;
+  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const MstStats& st = r.stats.mst_stats;
+  ASSERT_EQ(st.contracted, 1);
+  EXPECT_GT(st.contract_pieces, st.contract_components) << "components of two blobs are split";
+  EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 5, Metric::L2), 1e-9 * r.mst_weight());
+}
+
 // Components whose centres (nearly) coincide give the axis bound nothing to work
 // with: two concentric shells and a blob at their centre. The tree is still exact.
 TEST(HdbscanMst, ContractionWithCoincidentCentresIsExact) {

@@ -181,7 +181,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
       if (!certified[i] && row_bound[i] <= comp_best[comp[i]].w2) open.push_back(static_cast<int32_t>(i));
     // With few components left whose edges the k-NN lists cannot prove, the rest
     // of the tree joins them by their lightest edges (mst_contraction.cpp).
-    if (!tree && mst_detail::contract_components({backend, x, core2, core2f, norm2, search_block}, comp, open,
+    if (!tree && mst_detail::contract_components({backend, x, core2, core2f, norm2, search_block}, comp, open, edges,
                                                  kContractMaxComponents, joins, st)) {
       for (const Cand& e : joins) add_edge(e.a, e.b, e.w2);
       break;

@@ -65,7 +65,8 @@ struct MstStats {
   double pairs = 0.0;          ///< (row, candidate) distances the searches computed
   int contracted = 0;          ///< 1 when the last components were joined by searching pairs of them
   int64_t contract_components = 0;  ///< components left for the contraction
-  int64_t contract_pairs = 0;       ///< pairs of them it searched (the rest bounded out)
+  int64_t contract_pieces = 0;      ///< pieces it split them into at their heaviest edges (0: not split)
+  int64_t contract_pairs = 0;       ///< pairs of components or pieces it searched (the rest bounded out)
 };
 
 /// @brief The minimum spanning tree of the complete graph on the rows of x with

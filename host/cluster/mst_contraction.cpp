@@ -29,7 +29,7 @@ namespace {
 // for the axis bounds; above it the pairs are searched without them.
 constexpr int64_t kMaxCentreDistances = int64_t{1} << 28;
 // Rows of a pair's first search: its front rows, for a light edge early.
-constexpr int64_t kFirstBlock = 512;
+constexpr int64_t kFirstBlock = 128;
 
 double squared_positive(double v) { return v > 0.0 ? v * v : 0.0; }
 
@@ -45,32 +45,53 @@ struct Later {
 
 class Contraction {
  public:
+  // `members`: the rows of each piece; `group`: each piece's component (pieces of
+  // one component are joined already).
   Contraction(const ContractionInputs& in, const int32_t* comp, std::vector<std::vector<int32_t>> members,
-              MstStats& st)
-      : in_(in), comp_(comp), members_(std::move(members)), c_(static_cast<int64_t>(members_.size())), st_(st) {}
+              std::vector<int32_t> group, MstStats& st)
+      : in_(in),
+        comp_(comp),
+        members_(std::move(members)),
+        group_(std::move(group)),
+        c_(static_cast<int64_t>(members_.size())),
+        st_(st) {}
+
+  // A lower bound on the lightest edge between every two pieces of different
+  // components.
+  std::vector<Entry> bounds() {
+    centre_distances();
+    std::vector<Entry> out(static_cast<size_t>(c_ * (c_ - 1) / 2));
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t p = 0; p < c_; ++p)
+      for (int64_t q = p + 1; q < c_; ++q) {
+        Entry& e = out[p * c_ - p * (p + 1) / 2 + (q - p - 1)];
+        e = {Cand{kInf, -1, -1}, static_cast<int32_t>(p), static_cast<int32_t>(q), false};
+        if (group_[p] == group_[q]) continue;
+        const Side s = side(static_cast<int32_t>(p), static_cast<int32_t>(q));
+        for (double k : s.key) e.key.w2 = std::min(e.key.w2, k);
+      }
+    std::erase_if(out, [&](const Entry& e) { return group_[e.p] == group_[e.q]; });
+    return out;
+  }
 
   // The lightest edges that join all components, in Kruskal order. Leaves the
   // backend's fast mode on for the caller to switch off.
-  std::vector<Cand> run() {
-    centre_distances();  // at float precision: the fast mode is for the searches
-    fast_ = in_.backend.fast_distances(true);
-    std::priority_queue<Entry, std::vector<Entry>, Later> queue;
-    {
-      std::vector<Entry> bounds(static_cast<size_t>(c_ * (c_ - 1) / 2));
-#pragma omp parallel for schedule(dynamic)
-      for (int64_t p = 0; p < c_; ++p)
-        for (int64_t q = p + 1; q < c_; ++q) {
-          const Side s = side(static_cast<int32_t>(p), static_cast<int32_t>(q));
-          double low = kInf;
-          for (double k : s.key) low = std::min(low, k);
-          bounds[p * c_ - p * (p + 1) / 2 + (q - p - 1)] = {Cand{low, -1, -1}, static_cast<int32_t>(p),
-                                                            static_cast<int32_t>(q), false};
-        }
-      for (const Entry& e : bounds) queue.push(e);
-    }
+  std::vector<Cand> run(const std::vector<Entry>& bounds) {
+    fast_ = in_.backend.fast_distances(true);  // after the centre distances: the fast mode is for the searches
+    std::priority_queue<Entry, std::vector<Entry>, Later> queue(Later{}, bounds);
     UnionFind joined(c_);
+    int64_t components = 0;
+    std::vector<int32_t> first(static_cast<size_t>(c_), -1);  // each group's first piece
+    for (int64_t p = 0; p < c_; ++p) {
+      int32_t& f = first[group_[p]];
+      if (f < 0) {
+        f = static_cast<int32_t>(p);
+        ++components;
+      }
+      joined.unite(f, static_cast<int32_t>(p));
+    }
     std::vector<Cand> joins;
-    while (!queue.empty() && static_cast<int64_t>(joins.size()) < c_ - 1) {
+    while (!queue.empty() && static_cast<int64_t>(joins.size()) < components - 1) {
       const Entry e = queue.top();
       queue.pop();
       if (joined.find(e.p) == joined.find(e.q)) continue;
@@ -83,8 +104,8 @@ class Contraction {
       ++st_.contract_pairs;
       if (best.a >= 0) queue.push({best, e.p, e.q, true});
     }
-    EMB_EXPECTS(static_cast<int64_t>(joins.size()) == c_ - 1, "the contraction joined ", joins.size(), " of ",
-                c_ - 1, " pairs of components");
+    EMB_EXPECTS(static_cast<int64_t>(joins.size()) == components - 1, "the contraction joined ", joins.size(),
+                " of ", components - 1, " pairs of components");
     return joins;
   }
 
@@ -103,7 +124,7 @@ class Contraction {
   // its rows, rounded to float): what the axis positions come from.
   void centre_distances() {
     const int64_t n = in_.x.rows, d = in_.x.cols;
-    if (n * c_ > kMaxCentreDistances) return;
+    if (n * c_ > kMaxCentreDistances || !to_centre_.empty()) return;
     centre_.assign(static_cast<size_t>(c_ * d), 0.0f);
     centre_norm2_.assign(static_cast<size_t>(c_), 0.0);
 #pragma omp parallel for schedule(dynamic)
@@ -261,6 +282,7 @@ class Contraction {
   const ContractionInputs& in_;
   const int32_t* comp_;  // each row's component (an edge never stays inside one)
   std::vector<std::vector<int32_t>> members_;
+  std::vector<int32_t> group_;
   int64_t c_;
   MstStats& st_;
   std::vector<float> centre_, to_centre_;
@@ -274,8 +296,8 @@ class Contraction {
 }  // namespace
 
 bool contract_components(const ContractionInputs& in, const std::vector<int32_t>& comp,
-                         const std::vector<int32_t>& open, int64_t max_components, std::vector<Cand>& joins,
-                         MstStats& st) {
+                         const std::vector<int32_t>& open, const std::vector<MstEdge>& forest,
+                         int64_t max_components, std::vector<Cand>& joins, MstStats& st) {
   const int64_t n = in.x.rows;
   std::vector<int32_t> dense(static_cast<size_t>(n), -1);
   std::vector<std::vector<int32_t>> members;
@@ -298,11 +320,61 @@ bool contract_components(const ContractionInputs& in, const std::vector<int32_t>
   for (int32_t i : open) boruvka += static_cast<double>(n - static_cast<int64_t>(members[dense[comp[i]]].size()));
   if (c < 2 || pairs > boruvka) return false;
 
+  // The bounds of pairs of components first. A component of several blobs has
+  // its centre between them, which bounds nothing well; so where its spanning
+  // forest has edges as heavy as typical bounds between components (the bridges
+  // between such blobs), the pairs are taken between the pieces those edges
+  // leave instead, with the pieces of a component joined from the start.
   struct FastOff {  // back to float precision however this ends
     Backend& b;
     ~FastOff() { b.fast_distances(false); }
   } fast_off{in.backend};
-  joins = Contraction(in, comp.data(), std::move(members), st).run();
+  std::vector<int32_t> group(static_cast<size_t>(c));
+  std::iota(group.begin(), group.end(), 0);
+  Contraction whole(in, comp.data(), members, group, st);
+  std::vector<Entry> bounds = whole.bounds();
+  // As heavy as: the median over components of each one's lightest bound (a
+  // component split into fragments has light bounds to its other fragments, which
+  // say nothing about its blob's bridges). Which pieces are taken only changes
+  // the work, never the tree.
+  std::vector<double> least(static_cast<size_t>(c), kInf);
+  for (const Entry& e : bounds) {
+    least[e.p] = std::min(least[e.p], e.key.w2);
+    least[e.q] = std::min(least[e.q], e.key.w2);
+  }
+  std::nth_element(least.begin(), least.begin() + c / 2, least.end());
+  const double heavy = least[c / 2];
+  std::vector<MstEdge> bridges;
+  for (const MstEdge& e : forest)
+    if (e.weight >= heavy) bridges.push_back(e);
+  const int64_t max_pieces = std::min<int64_t>(2 * max_components, kMaxCentreDistances / std::max<int64_t>(n, 1));
+  if (bridges.empty() || c + 1 > max_pieces) {
+    joins = whole.run(bounds);
+  } else {
+    // The heaviest bridges, as many as the pieces allow.
+    std::sort(bridges.begin(), bridges.end(),
+              [](const MstEdge& p, const MstEdge& q) { return std::tie(q.weight, q.a, q.b) < std::tie(p.weight, p.a, p.b); });
+    bridges.resize(static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(bridges.size()), max_pieces - c)));
+    const MstEdge& last = bridges.back();
+    UnionFind piece(n);
+    for (const MstEdge& e : forest)
+      if (std::tie(e.weight, e.a, e.b) < std::tie(last.weight, last.a, last.b)) piece.unite(e.a, e.b);
+    std::vector<int32_t> id(static_cast<size_t>(n), -1);
+    std::vector<std::vector<int32_t>> pieces;
+    std::vector<int32_t> piece_group;
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t& p = id[piece.find(static_cast<int32_t>(i))];
+      if (p < 0) {
+        p = static_cast<int32_t>(pieces.size());
+        pieces.emplace_back();
+        piece_group.push_back(dense[comp[i]]);
+      }
+      pieces[p].push_back(static_cast<int32_t>(i));
+    }
+    st.contract_pieces = static_cast<int64_t>(pieces.size());
+    Contraction split(in, comp.data(), std::move(pieces), std::move(piece_group), st);
+    joins = split.run(split.bounds());
+  }
   st.contract_components = c;
   ++st.contracted;
   return true;

@@ -69,11 +69,12 @@ struct ContractionInputs {
 /// @brief Finishes the spanning tree from the components `comp` (each row's
 ///        representative) when there are at most `max_components` of them and
 ///        searching pairs of components costs fewer distances than searching the
-///        `open` rows of this Boruvka round. Returns false, changing nothing,
+///        `open` rows of this Boruvka round (`forest`: the tree's edges so far).
+///        Returns false, changing nothing,
 ///        otherwise; else `joins` holds the lightest edges between components that
 ///        complete the tree, in Kruskal order.
 bool contract_components(const ContractionInputs& in, const std::vector<int32_t>& comp,
-                         const std::vector<int32_t>& open, int64_t max_components, std::vector<Cand>& joins,
-                         MstStats& st);
+                         const std::vector<int32_t>& open, const std::vector<MstEdge>& forest,
+                         int64_t max_components, std::vector<Cand>& joins, MstStats& st);
 
 }  // namespace emb::mst_detail

@@ -253,6 +253,7 @@ io::Clustering run_hdbscan(ConstMatrixView x, const ClusterStageOptions& opts, B
                            {"pairs", st.mst_stats.pairs},
                            {"contracted", st.mst_stats.contracted},
                            {"contract_components", st.mst_stats.contract_components},
+                           {"contract_pieces", st.mst_stats.contract_pieces},
                            {"contract_pairs", st.mst_stats.contract_pairs}}},
               {"search_parts", st.search_parts},
               {"knn_pairs", st.knn_pairs},
