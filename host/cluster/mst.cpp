@@ -127,10 +127,14 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     if (m == 0 || cand.empty()) return;
     nearest.resize(static_cast<size_t>(m));
     w2f.resize(static_cast<size_t>(m));
-    backend.nearest_other_component(x, sub_rows.data(), m, core2f.data(), comp.data(), cand.data(),
-                                    static_cast<int64_t>(cand.size()), nearest.data(), w2f.data());
+    // Candidates that are most of the rows are searched as all rows, in place: a
+    // superset, so the same lightest edge, without gathering them for every group.
+    const bool all_rows = static_cast<int64_t>(cand.size()) * 2 > n;
+    backend.nearest_other_component(x, sub_rows.data(), m, core2f.data(), comp.data(),
+                                    all_rows ? nullptr : cand.data(), all_rows ? 0 : static_cast<int64_t>(cand.size()),
+                                    nearest.data(), w2f.data());
     st.searched += m;
-    st.pairs += static_cast<double>(m) * static_cast<double>(cand.size());
+    st.pairs += static_cast<double>(m) * static_cast<double>(all_rows ? n : static_cast<int64_t>(cand.size()));
     for (int64_t t = 0; t < m; ++t) {
       const int32_t i = sub_rows[t], j = nearest[t];
       if (j < 0) continue;

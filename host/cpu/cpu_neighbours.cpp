@@ -26,6 +26,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // Query rows per GEMM, and rows of x per tile: a 256 x 1024 tile (1 MiB) stays in
 // cache between its GEMM and the selection that reads it.
 constexpr int64_t kBlockRows = 256;
+// Smallest block a call with few rows is cut into, so that threads share it.
+constexpr int64_t kMinBlockRows = 32;
 constexpr int64_t kTileRows = 1024;
 // The selection compares the bound with the minimum of this many distances at once.
 constexpr int64_t kChunk = 32;
@@ -102,11 +104,17 @@ struct Plan {
 Plan make_plan(int64_t q_rows, int64_t x_rows, int64_t max_ranges) {
   Plan p;
   p.blocks = (q_rows + kBlockRows - 1) / kBlockRows;
-  // Blocks of (nearly) equal size: 316 rows are two blocks of 158, not 256 and 60.
-  p.block_rows = p.blocks > 0 ? (q_rows + p.blocks - 1) / p.blocks : kBlockRows;
   p.tiles = (x_rows + kTileRows - 1) / kTileRows;
   const int64_t want = (kMinUnits + p.blocks - 1) / p.blocks;
   p.ranges = std::clamp<int64_t>(want, 1, std::min(p.tiles, std::max<int64_t>(max_ranges, 1)));
+  // Still too few units (few rows against few tiles): smaller blocks, down to
+  // kMinBlockRows rows.
+  if (p.units() < kMinUnits)
+    p.blocks = std::max(p.blocks, std::min((q_rows + kMinBlockRows - 1) / kMinBlockRows,
+                                           (kMinUnits + p.ranges - 1) / p.ranges));
+  // Blocks of (nearly) equal size: 316 rows are two blocks of 158, not 256 and 60.
+  p.block_rows = p.blocks > 0 ? (q_rows + p.blocks - 1) / p.blocks : kBlockRows;
+  if (p.blocks > 0) p.blocks = (q_rows + p.block_rows - 1) / p.block_rows;
   return p;
 }
 
