@@ -23,8 +23,10 @@ the wall time of train(). All three start from random rows (--init random; k-mea
 --init k-means++, which FAISS lacks, so it stays random there).
 
 Tools:
-  embclust      build/embclust cluster --device cpu --n-init 1 --tol 0 --threads T
+  embclust      build/embclust cluster --device cpu --n-init 1 --tol 0 --threads T (with its Hamerly
+                bounds, the default; --no-bounds to search every row)
   scikit-learn  KMeans(algorithm='lloyd', n_init=1, tol=0) under threadpool_limits(T)
+  sklearn-elkan the same with algorithm='elkan' (triangle-inequality bounds; --tools to add it)
   FAISS         faiss.Kmeans(niter=..., max_points_per_centroid=n: no subsampling),
                 omp_set_num_threads(T)
 
@@ -87,9 +89,11 @@ def inertia_of(x, c):
     return total
 
 
-def run_embclust(exe, path, k, iters, threads, init, seed):
+def run_embclust(exe, path, k, iters, threads, init, seed, bounds=True):
     cmd = [exe, "cluster", path, "--device", "cpu", "--k", str(k), "--n-init", "1", "--max-iter", str(iters),
            "--tol", "0", "--threads", str(threads), "--seed", str(seed), "--init", init, "-q"]
+    if not bounds:
+        cmd.append("--no-bounds")
     subprocess.run(cmd, check=True)
     with h5py.File(path, "r") as f:
         g = f["clusters/kmeans"]
@@ -98,12 +102,12 @@ def run_embclust(exe, path, k, iters, threads, init, seed):
                 "objective": float(g.attrs["inertia"]), "centroids": g["centroids"][()]}
 
 
-def run_sklearn(x, k, iters, threads, init, seed):
+def run_sklearn(x, k, iters, threads, init, seed, algorithm="lloyd"):
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(threads):
-        km = KMeans(k, init=init, n_init=1, max_iter=iters, tol=0.0, random_state=seed, algorithm="lloyd")
+        km = KMeans(k, init=init, n_init=1, max_iter=iters, tol=0.0, random_state=seed, algorithm=algorithm)
         t0 = time.perf_counter()
         km.fit(x)
         secs = time.perf_counter() - t0
@@ -126,9 +130,11 @@ def run_faiss(x, k, iters, threads, seed):
 
 def run_one(a, name, path, x, k, iters, sk_init):
     if name == "embclust":
-        return run_embclust(a.embclust, path, k, iters, a.threads, a.init, a.seed)
+        return run_embclust(a.embclust, path, k, iters, a.threads, a.init, a.seed, a.bounds)
     if name == "scikit-learn":
         return run_sklearn(x, k, iters, a.threads, sk_init, a.seed)
+    if name == "sklearn-elkan":
+        return run_sklearn(x, k, iters, a.threads, sk_init, a.seed, "elkan")
     return run_faiss(x, k, iters, a.threads, a.seed)
 
 
@@ -197,12 +203,13 @@ def main():
     ap.add_argument("--repeats", type=int, default=1, help="runs per setting; the fastest counts")
     ap.add_argument("--tools", default="embclust,scikit-learn,faiss")
     ap.add_argument("--no-inertia", dest="inertia", action="store_false")
+    ap.add_argument("--no-bounds", dest="bounds", action="store_false", help="embclust searches every row")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false", help="no untimed first run per tool")
     ap.add_argument("--embclust", default=os.path.join(HERE, "..", "build", "embclust"))
     a = ap.parse_args()
     a.tools = [t.strip() for t in a.tools.split(",") if t.strip()]
     for t in a.tools:
-        if t not in ("embclust", "scikit-learn", "faiss"):
+        if t not in ("embclust", "scikit-learn", "sklearn-elkan", "faiss"):
             ap.error(f"unknown tool {t}")
 
     shapes = []

@@ -89,6 +89,36 @@ TEST(KMeans, ProgressCallbackSeesEveryAssignment) {
   EXPECT_EQ(static_cast<int>(seen[r.best_init].size()), r.iterations + 1);
 }
 
+// Hamerly's bounds on the CPU keep only assignments they prove: every iteration
+// the same labels as searching every row, so the same centres and iterations,
+// with most rows skipped once the centres settle. Weighted and cosine too.
+TEST(KMeans, BoundsGiveTheSameRunAsSearchingEveryRow) {
+  auto be = make_cpu_backend(2);
+  const auto [x, truth] = test::gaussian_blobs(3000, 24, 30, 3.0f, 17);
+  std::vector<float> w(3000);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.5f + static_cast<float>(i % 7);
+  for (const Metric metric : {Metric::L2, Metric::Cosine})
+    for (const bool weighted : {false, true}) {
+      KMeansOptions o = options(40, 5, 1);
+      o.tol = 0.0;
+      o.max_iter = 60;
+      o.metric = metric;
+      if (weighted) o.weights = w.data();
+      o.bounds = false;
+      const KMeansResult every = kmeans(*be, x.view(), o);
+      o.bounds = true;
+      const KMeansResult bounded = kmeans(*be, x.view(), o);
+      EXPECT_EQ(every.proven, 0);
+      EXPECT_EQ(bounded.labels, every.labels);
+      EXPECT_EQ(bounded.iterations, every.iterations);
+      EXPECT_EQ(bounded.centroids.storage(), every.centroids.storage());
+      EXPECT_NEAR(bounded.inertia, every.inertia, 1e-6 * every.inertia);
+      // The first assignment searches every row; most later ones are proven.
+      EXPECT_GT(bounded.proven, 3000 * (bounded.iterations - 1) / 2)
+          << bounded.iterations << " iterations, metric " << static_cast<int>(metric);
+    }
+}
+
 TEST(KMeans, MaxIterBoundsTheUpdates) {
   auto be = make_cpu_backend(2);
   const Matrix x = test::random_matrix(400, 6, 9);

@@ -1,6 +1,7 @@
 #include "host/backend/backend.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,42 @@ namespace emb {
 void Backend::pair_distances(ConstMatrixView x, const int32_t* a, const int32_t* b, int64_t n, double* out) {
 #pragma omp parallel for schedule(static) if (n * x.cols >= (int64_t{1} << 16))
   for (int64_t t = 0; t < n; ++t) out[t] = exact_dist2(x.row(a[t]), x.row(b[t]), x.cols);
+}
+
+void Backend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                    int32_t* labels, float* dist2, float* second2) {
+  const int64_t d = x.cols, k = c.rows;
+  EMB_EXPECTS(k >= 1 && c.cols == d, "nearest_two_centroids: ", k, " centres of ", c.cols, " columns for rows of ", d);
+  constexpr int64_t kRows = 2048;
+  std::vector<float> gathered(rows ? static_cast<size_t>(std::min(n_rows, kRows) * d) : 0);
+  std::vector<float> tile(static_cast<size_t>(std::min(n_rows, kRows) * k));
+  for (int64_t b = 0; b < n_rows; b += kRows) {
+    const int64_t m = std::min(kRows, n_rows - b);
+    ConstMatrixView block = x.block(b, m);
+    if (rows) {
+      for (int64_t t = 0; t < m; ++t) std::copy_n(x.row(rows[b + t]), d, gathered.data() + t * d);
+      block = {gathered.data(), m, d};
+    }
+    squared_distances(block, c, {tile.data(), m, k});
+#pragma omp parallel for schedule(static) if (m * k >= (int64_t{1} << 16))
+    for (int64_t t = 0; t < m; ++t) {
+      const float* r = tile.data() + t * k;
+      int32_t best = 0;
+      float first = r[0], second = std::numeric_limits<float>::infinity();
+      for (int64_t j = 1; j < k; ++j) {
+        if (r[j] < first) {  // strict: the lowest index wins a tie
+          second = first;
+          first = r[j];
+          best = static_cast<int32_t>(j);
+        } else if (r[j] < second) {
+          second = r[j];
+        }
+      }
+      labels[b + t] = best;
+      if (dist2) dist2[b + t] = first;
+      second2[b + t] = second;
+    }
+  }
 }
 
 void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,

@@ -58,6 +58,16 @@ class Backend {
   ///        ||x||^2 - 2 x.c + ||c||^2 with x.c as a GEMM over blocks of rows.
   virtual void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) = 0;
 
+  /// @brief As nearest_centroids for the rows rows[0..n_rows) of x (every row
+  ///        when rows is null; then n_rows == x.rows), result t for rows[t], and
+  ///        also second2[t]: the squared distance to the nearest other row of c
+  ///        (+inf when c has one row), from the same GEMM formula. What a driver
+  ///        needs for bounds that let it skip rows in the next assignment. This
+  ///        default runs squared_distances over blocks of gathered rows and selects
+  ///        on the host.
+  virtual void nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                     int32_t* labels, float* dist2, float* second2);
+
   /// @brief sums[l] += w_i * x_i and counts[l] += w_i for every row i with label
   ///        l = labels[i] >= 0; weights may be null (all 1). sums is k x d and is
   ///        accumulated into, not cleared. Sums accumulate in double precision.

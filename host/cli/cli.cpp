@@ -304,6 +304,10 @@ void add_options(CLI::App& app, Settings& s) {
   app.add_option("--max-iter", s.cluster.max_iter, "Most Lloyd iterations per restart")->group(cl)->capture_default_str();
   app.add_option("--tol", s.cluster.tol, "Stop when inertia changes by less than this, relatively")
       ->group(cl)->capture_default_str();
+  app.add_flag("!--no-bounds", s.cluster.bounds,
+               "k-means on the CPU: search every row in every Lloyd iteration instead of skipping rows whose "
+               "centre provably stays nearest (the same result, slower once the centres settle)")
+      ->group(cl);
   app.add_option("--tol-shift", s.cluster.tol_shift,
                  "Also stop when no centre moves (squared) more than this times the mean squared centre "
                  "norm (0 = off)")

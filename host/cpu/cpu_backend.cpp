@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 #include <cassert>
 #include <cmath>
 #include <memory>
@@ -173,6 +174,50 @@ void CpuBackend::nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t
       const int64_t b = bi * block, m = std::min(block, n - b);
       gemm_minus2(x.block(b, m), c, tile.data());
       for (int64_t i = 0; i < m; ++i) store(b + i, tile.data() + i * k);
+    }
+  }
+}
+
+void CpuBackend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                       int32_t* labels, float* dist2, float* second2) {
+  const int64_t k = c.rows, d = x.cols;
+  assert(c.cols == d && k >= 1 && labels && second2);
+  if (n_rows == 0) return;
+  std::vector<float> c_norm(static_cast<size_t>(k));
+  for (int64_t j = 0; j < k; ++j) c_norm[j] = static_cast<float>(squared_norm(c.row(j), d));
+  const int64_t block = block_rows(n_rows, k), blocks = (n_rows + block - 1) / block;
+  use_blas_threads(threads_);
+#pragma omp parallel num_threads(threads_) if (n_rows * k * d >= kParallelMinWork)
+  {
+    std::vector<float> tile(static_cast<size_t>(block * k)), gathered(rows ? static_cast<size_t>(block * d) : 0);
+#pragma omp for schedule(dynamic)
+    for (int64_t bi = 0; bi < blocks; ++bi) {
+      const int64_t b = bi * block, m = std::min(block, n_rows - b);
+      ConstMatrixView xb = x.block(b, m);
+      if (rows) {
+        for (int64_t t = 0; t < m; ++t) std::copy_n(x.row(rows[b + t]), d, gathered.data() + t * d);
+        xb = {gathered.data(), m, d};
+      }
+      gemm_minus2(xb, c, tile.data());
+      for (int64_t t = 0; t < m; ++t) {
+        const float* r = tile.data() + t * k;
+        int32_t best = 0;
+        float first = c_norm[0] + r[0], second = std::numeric_limits<float>::infinity();
+        for (int64_t j = 1; j < k; ++j) {
+          const float v = c_norm[j] + r[j];
+          if (v < first) {  // strict: the lowest index wins a tie
+            second = first;
+            first = v;
+            best = static_cast<int32_t>(j);
+          } else if (v < second) {
+            second = v;
+          }
+        }
+        const float xn = static_cast<float>(squared_norm(xb.row(t), d));
+        labels[b + t] = best;
+        if (dist2) dist2[b + t] = std::max(0.0f, xn + first);
+        second2[b + t] = std::max(0.0f, xn + second);
+      }
     }
   }
 }

@@ -339,6 +339,7 @@ io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOption
   ko.max_iter = opts.max_iter;
   ko.tol = opts.tol;
   ko.tol_shift = opts.tol_shift;
+  ko.bounds = opts.bounds;
   ko.n_init = init_ref ? 1 : opts.n_init;
   ko.seed = opts.seed;
   ko.init = opts.init == "random"      ? KMeansInit::Random
@@ -387,6 +388,7 @@ io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOption
               {"max_iter", opts.max_iter},
               {"tol", opts.tol},
               {"tol_shift", opts.tol_shift},
+              {"bounds", opts.bounds},
               {"n_init", ko.n_init},
               {"seed", opts.seed},
               {"init", opts.init},
@@ -397,6 +399,7 @@ io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOption
               {"iterations", km.iterations},
               {"best_init", km.best_init},
               {"reseeded_empty", km.reseeded_empty},
+              {"proven", km.proven},
               {"backend", backend.name()}};
   if (opts.k_auto) {
     const auto best = static_cast<size_t>(scan.best_k - opts.k_min);

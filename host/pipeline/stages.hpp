@@ -64,6 +64,7 @@ struct ClusterStageOptions {
   int max_iter = 300;
   double tol = 1e-4;
   double tol_shift = 0.0;  ///< KMeansOptions::tol_shift; 0 = off
+  bool bounds = true;      ///< KMeansOptions::bounds
   int n_init = 3;
   uint64_t seed = 0;
   std::string metric = "l2";       ///< l2, or cosine (spherical k-means)
