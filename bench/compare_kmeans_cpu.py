@@ -19,8 +19,11 @@ ITERS x (assignment + centroid update). Each tool first makes one untimed run (-
 skips it), so that one-time costs of a process's first run (page faults on fresh buffers,
 thread pools) do not fall on the 1-iteration run alone. For embclust the time is its own `seconds` attribute
 (the clustering alone, without file I/O); scikit-learn's is the wall time of fit(), FAISS's
-the wall time of train(). All three start from random rows (--init random; k-means++ with
---init k-means++, which FAISS lacks, so it stays random there).
+the wall time of train(). By default every tool starts from the same k random rows (--init
+same: embclust reads them with --init FILE:/centres, scikit-learn as its init array, FAISS as
+init_centroids), so all follow the same Lloyd trajectory and run the same iterations; --init
+random lets each draw its own rows (k-means++ with --init k-means++, which FAISS lacks, so it
+stays random there).
 
 Tools:
   embclust      build/embclust cluster --device cpu --n-init 1 --tol 0 --threads T (with its Hamerly
@@ -74,6 +77,14 @@ def write_embclust_file(path, x):
         ds.attrs["normalized"] = np.uint8(0)
 
 
+def write_start(path, c):
+    start = path + ".start.h5"
+    if not os.path.exists(start):
+        with h5py.File(start, "w") as f:
+            f.create_dataset("centres", data=np.asarray(c, dtype=np.float32))
+    return start + ":/centres"
+
+
 def inertia_of(x, c):
     """Sum of squared distances to the nearest centroid: argmin by float32 GEMM, distance in float64."""
     c32 = np.ascontiguousarray(c, dtype=np.float32)
@@ -90,6 +101,8 @@ def inertia_of(x, c):
 
 
 def run_embclust(exe, path, k, iters, threads, init, seed, bounds=True):
+    if not isinstance(init, str):  # the shared starting centres, in their own file
+        init = write_start(path, init)
     cmd = [exe, "cluster", path, "--device", "cpu", "--k", str(k), "--n-init", "1", "--max-iter", str(iters),
            "--tol", "0", "--threads", str(threads), "--seed", str(seed), "--init", init, "-q"]
     if not bounds:
@@ -115,14 +128,14 @@ def run_sklearn(x, k, iters, threads, init, seed, algorithm="lloyd"):
             "centroids": km.cluster_centers_}
 
 
-def run_faiss(x, k, iters, threads, seed):
+def run_faiss(x, k, iters, threads, seed, start=None):
     import faiss
 
     faiss.omp_set_num_threads(threads)
     km = faiss.Kmeans(x.shape[1], k, niter=iters, seed=seed, verbose=False, spherical=False,
                       max_points_per_centroid=x.shape[0], min_points_per_centroid=1)
     t0 = time.perf_counter()
-    km.train(x)
+    km.train(x, init_centroids=start)
     secs = time.perf_counter() - t0
     return {"seconds": secs, "iterations": len(km.obj), "objective": float(km.obj[-1]),
             "centroids": km.centroids}
@@ -130,12 +143,12 @@ def run_faiss(x, k, iters, threads, seed):
 
 def run_one(a, name, path, x, k, iters, sk_init):
     if name == "embclust":
-        return run_embclust(a.embclust, path, k, iters, a.threads, a.init, a.seed, a.bounds)
+        return run_embclust(a.embclust, path, k, iters, a.threads, sk_init, a.seed, a.bounds)
     if name == "scikit-learn":
         return run_sklearn(x, k, iters, a.threads, sk_init, a.seed)
     if name == "sklearn-elkan":
         return run_sklearn(x, k, iters, a.threads, sk_init, a.seed, "elkan")
-    return run_faiss(x, k, iters, a.threads, a.seed)
+    return run_faiss(x, k, iters, a.threads, a.seed, None if isinstance(sk_init, str) else sk_init)
 
 
 def bench_shape(a, n, d, k, tmp):
@@ -148,26 +161,28 @@ def bench_shape(a, n, d, k, tmp):
     print(f"data made and written in {time.perf_counter() - t0:.1f} s", flush=True)
 
     sk_init = a.init
+    if a.init == "same":  # k random rows, the same starting centres for every tool
+        sk_init = x[np.random.default_rng(a.seed + 1).choice(n, size=k, replace=False)].copy()
     lo, hi = 1, 1 + a.iters
-    runs = {}
-    for name in a.tools:
-        out = {}
-        # One untimed run first: a tool's first run in a process pays once for page faults
-        # on fresh buffers and for starting its thread pool, which would otherwise fall on
-        # the 1-iteration run alone and shrink the difference (measured: scikit-learn's
-        # first fit at 400,000 x 384, k = 1000 took 2 s longer than its second).
-        if a.warmup:
+    runs = {name: {} for name in a.tools}
+    # One untimed run first: a tool's first run in a process pays once for page faults
+    # on fresh buffers and for starting its thread pool, which would otherwise fall on
+    # the 1-iteration run alone and shrink the difference (measured: scikit-learn's
+    # first fit at 400,000 x 384, k = 1000 took 2 s longer than its second).
+    if a.warmup:
+        for name in a.tools:
             run_one(a, name, path, x, k, lo, sk_init)
-        for its in (lo, hi):
-            best = None
-            for r in range(a.repeats):
+    # Repeats go round the tools, so that a slow spell of this shared machine falls
+    # on all of them rather than on one.
+    for r in range(a.repeats):
+        for name in a.tools:
+            out = runs[name]
+            for its in (lo, hi):
                 res = run_one(a, name, path, x, k, its, sk_init)
-                if best is None or res["seconds"] < best["seconds"]:
-                    best = res
-            out[its] = best
-            print(f"  {name:12s} max_iter {its:3d}: {best['seconds']:9.3f} s, {best['iterations']} iterations run",
-                  flush=True)
-        runs[name] = out
+                if its not in out or res["seconds"] < out[its]["seconds"]:
+                    out[its] = res
+                print(f"  {name:12s} max_iter {its:3d}: {res['seconds']:9.3f} s, {res['iterations']} iterations run",
+                      flush=True)
 
     rows = []
     for name, out in runs.items():
@@ -198,7 +213,9 @@ def main():
     ap.add_argument("--shape", action="append", default=[], help="N,D,K")
     ap.add_argument("--iters", type=int, default=10, help="Lloyd iterations timed (runs of 1 and 1 + ITERS)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--init", default="random", choices=["random", "k-means++"])
+    ap.add_argument("--init", default="same", choices=["same", "random", "k-means++"],
+                    help="same: k random rows given to every tool as its starting centres (the same "
+                         "Lloyd trajectory, so the same iterations); random or k-means++: each tool's own")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1, help="runs per setting; the fastest counts")
     ap.add_argument("--tools", default="embclust,scikit-learn,faiss")

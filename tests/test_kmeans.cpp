@@ -119,6 +119,29 @@ TEST(KMeans, BoundsGiveTheSameRunAsSearchingEveryRow) {
     }
 }
 
+// Empty clusters re-seeded while bounds are kept: a moved row's bounds belong to
+// its old centre, so the next assignment searches every row. Same run as without.
+TEST(KMeans, BoundsWithReseededEmptyClusters) {
+  auto be = make_cpu_backend(2);
+  const auto [x, truth] = test::gaussian_blobs(2000, 8, 20, 5.0f, 23);
+  Matrix start(24, 8);
+  for (int64_t j = 0; j < 24; ++j)
+    for (int64_t t = 0; t < 8; ++t) start.row(j)[t] = j < 20 ? x.row(j * 7)[t] : 1000.0f + static_cast<float>(j + t);
+  KMeansOptions o = options(24);
+  o.tol = 0.0;
+  o.max_iter = 40;
+  o.bounds = false;
+  const KMeansResult every = kmeans_from(*be, x.view(), start.view(), o);
+  o.bounds = true;
+  const KMeansResult bounded = kmeans_from(*be, x.view(), start.view(), o);
+  EXPECT_GE(every.reseeded_empty, 4);
+  EXPECT_EQ(bounded.reseeded_empty, every.reseeded_empty);
+  EXPECT_EQ(bounded.labels, every.labels);
+  EXPECT_EQ(bounded.centroids.storage(), every.centroids.storage());
+  EXPECT_GT(bounded.proven, 0);
+  expect_consistent(*be, bounded, x.view());
+}
+
 TEST(KMeans, MaxIterBoundsTheUpdates) {
   auto be = make_cpu_backend(2);
   const Matrix x = test::random_matrix(400, 6, 9);

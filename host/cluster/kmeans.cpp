@@ -251,6 +251,11 @@ class AssignmentBounds {
     for (int64_t i = 0; i < x.rows; ++i) norm2_[i] = exact_dist2(x.row(i), zeros(x.cols), x.cols);
   }
 
+  // The next assignment searches every row: labels were changed from outside (an
+  // empty cluster re-seeded), and a row's lower bound covers the centres other
+  // than the one it was assigned to.
+  void reset() { fresh_ = true; }
+
   // The assignment to centres c; before is the previous centres (null: the first,
   // every row searched). Labels hold the previous assignment on entry; dist2 gets
   // each row's exact squared distance to its centre. Returns the rows proven.
@@ -260,7 +265,7 @@ class AssignmentBounds {
     double c_norm2 = 0.0;
     for (int64_t j = 0; j < k; ++j) c_norm2 = std::max(c_norm2, exact_dist2(c.row(j), zeros(d), d));
     std::vector<char> search(static_cast<size_t>(n), 1);
-    if (before) {
+    if (before && !fresh_) {
       // How far each centre moved; a row's bound falls by the most any centre but
       // its own moved.
       std::vector<double> drift(static_cast<size_t>(k));
@@ -280,6 +285,7 @@ class AssignmentBounds {
         search[i] = !(std::sqrt(own) < lower_[i]);
       }
     }
+    fresh_ = false;
     rows_.clear();
     for (int64_t i = 0; i < n; ++i)
       if (search[i]) rows_.push_back(static_cast<int32_t>(i));
@@ -310,6 +316,7 @@ class AssignmentBounds {
   ConstMatrixView x_;
   std::vector<double> lower_;
   std::vector<double> norm2_;
+  bool fresh_ = true;
   std::vector<int32_t> rows_, found_;
   std::vector<float> second_;
 };
@@ -413,7 +420,11 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
     empty.clear();
     for (int64_t j = 0; j < k; ++j)
       if (counts[j] == 0.0) empty.push_back(static_cast<int32_t>(j));
-    if (!empty.empty()) r.reseeded += reseed_empty(x, w, labels, dist2, empty, sums, counts);
+    if (!empty.empty()) {
+      const int64_t moved = reseed_empty(x, w, labels, dist2, empty, sums, counts);
+      r.reseeded += moved;
+      if (bounds && moved > 0) bounds->reset();
+    }
     before.storage() = r.centroids.storage();
     for (int64_t j = 0; j < k; ++j) {
       if (counts[j] == 0.0) continue;  // still empty: keep the old centroid rather than divide by 0
