@@ -34,9 +34,6 @@ struct KnnGraph {
 /// @brief Builds the graph: with `tree` from its exact queries, else from the
 ///        backend's k_nearest (candidates ranked by the GEMM distance, a few more
 ///        than k, then re-ranked by exact distances). 1 <= k <= x.rows.
-///        When few components are left (at most 256, and fewer distances than
-///        the round's searches), the tree is finished at once: every pair of
-///        components searched once for its lightest edge, then Kruskal on those.
 ///        With `parts` (and no tree) the same graph from fewer distances: part by
 ///        part, first the part and its nearest parts, which bound each query's k-th
 ///        distance, then only the parts whose lower bound is within it.
@@ -81,9 +78,12 @@ struct MstStats {
 ///        (max(core2, last list distance)); otherwise the row is searched against
 ///        all rows (nearest_other_component, or the k-d tree), lowest lower bound
 ///        first, and only while its bound is below its component's best so far.
-///        When few components are left (at most 256, and fewer distances than
-///        the round's searches), the tree is finished at once: every pair of
-///        components searched once for its lightest edge, then Kruskal on those.
+///        When few components are left (at most 256, and searching every pair of
+///        them would cost fewer distances than the round's searches), the tree is
+///        finished at once by Kruskal over pairs of components, each pair's
+///        lightest edge searched only when the pair comes up and only over the
+///        rows an exact bound along the axis between their centres leaves
+///        (mst_contraction.cpp).
 ///        With `parts` (and no tree) the searches go part by part and cover only
 ///        the parts that can hold a lighter edge than the component's best: not
 ///        parts wholly in the row's component, nor parts whose lower bound
