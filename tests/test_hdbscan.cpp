@@ -113,17 +113,23 @@ INSTANTIATE_TEST_SUITE_P(
                       MstCase{500, 40, 16, 0, Metric::L2}, MstCase{500, 40, 0, 6, Metric::L2},
                       MstCase{300, 3, 16, 300, Metric::L2}, MstCase{500, 24, 0, 0, Metric::Cosine}));
 
+// The exact tree over GEMM searches, no k-d tree and no partition: what the
+// contraction tests run.
+HdbscanResult exact_without_partition(ConstMatrixView x, int64_t mcs, int64_t ms) {
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(mcs, ms);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = 0;
+  return hdbscan(cpu, x, o);
+}
+
 // The contraction searches pairs of components front rows first and skips pairs
 // whose bound says they are already joined: the tree must still be Prim's, with
 // far fewer distances than every pair of components in full.
 TEST(HdbscanMst, ContractionBoundsKeepTheExactTree) {
   auto [x, truth] = gaussian_blobs(1800, 12, 24, 30.0f, 5);
-  CpuBackend cpu(2);
-  HdbscanOptions o = options(10, 5);
-  o.kd_tree_max_dim = 0;
-  o.mst = MstChoice::Exact;
-  o.search_parts = 0;
-  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const HdbscanResult r = exact_without_partition(x.view(), 10, 5);
   const MstStats& st = r.stats.mst_stats;
   ASSERT_EQ(st.contracted, 1);
   ASSERT_GE(st.contract_components, 12);
@@ -153,12 +159,7 @@ TEST(HdbscanMst, ContractionSplitsComponentsOfSeveralBlobs) {
       for (int64_t j = 0; j < d; ++j) x.row(i)[j] = centre[j] + (t % 2 ? offset[j] : 0.0f) + g(rng);
     }
   }
-  CpuBackend cpu(2);
-  HdbscanOptions o = options(20, 5);
-  o.kd_tree_max_dim = 0;
-  o.mst = MstChoice::Exact;
-  o.search_parts = 0;
-  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const HdbscanResult r = exact_without_partition(x.view(), 20, 5);
   const MstStats& st = r.stats.mst_stats;
   ASSERT_EQ(st.contracted, 1);
   EXPECT_GT(st.contract_pieces, st.contract_components) << "components of two blobs are split";
@@ -178,12 +179,7 @@ TEST(HdbscanMst, ContractionWithCoincidentCentresIsExact) {
     const float radius = i % 3 == 0 ? 0.3f * norm / 3.0f : i % 3 == 1 ? 6.0f : 12.0f;
     for (int j = 0; j < 3; ++j) x.row(i)[j] = v[j] / norm * radius;
   }
-  CpuBackend cpu(2);
-  HdbscanOptions o = options(10, 4);
-  o.kd_tree_max_dim = 0;
-  o.mst = MstChoice::Exact;
-  o.search_parts = 0;
-  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const HdbscanResult r = exact_without_partition(x.view(), 10, 4);
   EXPECT_EQ(r.stats.mst_stats.contracted, 1);
   EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 4, Metric::L2), 1e-9 * r.mst_weight());
 }

@@ -12,8 +12,8 @@
 #include <random>
 #include <utility>
 
+#include "host/cluster/kmeans_bounds.hpp"
 #include "host/core/error.hpp"
-#include "host/core/exact_distance.hpp"
 
 namespace emb {
 namespace {
@@ -234,92 +234,6 @@ struct Run {
   int64_t proven = 0;  // assignments the bounds proved without a search
 };
 
-// Fewest centres for which the CPU's Lloyd keeps bounds: below, a row's search is
-// cheap against the exact distance to its own centre that the bounds need.
-constexpr int64_t kBoundsMinK = 16;
-
-// Hamerly's bounds (2010), kept exact against float GEMMs: for each row, its exact
-// distance to its own centre and a lower bound on its distance to every other
-// centre. After an update the lower bound falls by the farthest any other centre
-// moved; a row whose own centre is still strictly nearer than that bound keeps it
-// without a search. The rest are searched (nearest_two_centroids), and their
-// second-nearest GEMM distance, loosened by its rounding, is the new bound.
-class AssignmentBounds {
- public:
-  AssignmentBounds(ConstMatrixView x) : x_(x), lower_(static_cast<size_t>(x.rows), 0.0), norm2_(x.rows) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < x.rows; ++i) norm2_[i] = exact_dist2(x.row(i), zeros(x.cols), x.cols);
-  }
-
-  // The next assignment searches every row: labels were changed from outside (an
-  // empty cluster re-seeded), and a row's lower bound covers the centres other
-  // than the one it was assigned to.
-  void reset() { fresh_ = true; }
-
-  // The assignment to centres c; before is the previous centres (null: the first,
-  // every row searched). Labels hold the previous assignment on entry; dist2 gets
-  // each row's exact squared distance to its centre. Returns the rows proven.
-  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels,
-                 std::vector<float>& dist2) {
-    const int64_t n = x_.rows, d = x_.cols, k = c.rows();
-    double c_norm2 = 0.0;
-    for (int64_t j = 0; j < k; ++j) c_norm2 = std::max(c_norm2, exact_dist2(c.row(j), zeros(d), d));
-    std::vector<char> search(static_cast<size_t>(n), 1);
-    if (before && !fresh_) {
-      // How far each centre moved; a row's bound falls by the most any centre but
-      // its own moved.
-      std::vector<double> drift(static_cast<size_t>(k));
-      int64_t far = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        drift[j] = std::sqrt(exact_dist2(c.row(j), before->row(j), d));
-        if (drift[j] > drift[far]) far = j;
-      }
-      double next = 0.0;
-      for (int64_t j = 0; j < k; ++j)
-        if (j != far) next = std::max(next, drift[j]);
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        lower_[i] -= labels[i] == far ? next : drift[far];
-        const double own = exact_dist2(x_.row(i), c.row(labels[i]), d);
-        dist2[i] = static_cast<float>(own);
-        search[i] = !(std::sqrt(own) < lower_[i]);
-      }
-    }
-    fresh_ = false;
-    rows_.clear();
-    for (int64_t i = 0; i < n; ++i)
-      if (search[i]) rows_.push_back(static_cast<int32_t>(i));
-    const int64_t m = static_cast<int64_t>(rows_.size());
-    found_.resize(rows_.size());
-    second_.resize(rows_.size());
-    backend.nearest_two_centroids(x_, rows_.data(), m, c.view(), found_.data(), nullptr, second_.data());
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < m; ++t) {
-      const int32_t i = rows_[t];
-      labels[i] = found_[t];
-      dist2[i] = static_cast<float>(exact_dist2(x_.row(i), c.row(found_[t]), d));
-      // Every other centre's GEMM distance is at least second, and its exact one at
-      // least that less the rounding.
-      const double s = second_[t];
-      lower_[i] = std::isinf(s) ? s : std::sqrt(std::max(0.0, s - gemm_distance_slack(d, norm2_[i] + c_norm2, s)));
-    }
-    return n - m;
-  }
-
- private:
-  static const float* zeros(int64_t d) {
-    static thread_local std::vector<float> z;
-    if (static_cast<int64_t>(z.size()) < d) z.assign(static_cast<size_t>(d), 0.0f);
-    return z.data();
-  }
-
-  ConstMatrixView x_;
-  std::vector<double> lower_;
-  std::vector<double> norm2_;
-  bool fresh_ = true;
-  std::vector<int32_t> rows_, found_;
-  std::vector<float> second_;
-};
 
 // Moves each empty cluster onto the farthest point (by dist2 from the last
 // assignment) not yet moved, taking it (and its weight) out of its old cluster's

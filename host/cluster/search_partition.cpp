@@ -11,18 +11,9 @@
 #include "host/cluster/kmeans.hpp"
 #include "host/cluster/mst.hpp"
 #include "host/core/error.hpp"
+#include "host/core/exact_distance.hpp"
 
 namespace emb {
-namespace {
-
-double exact_norm2(const float* v, int64_t d) {
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(v[j]) * v[j];
-  return s;
-}
-
-
-}  // namespace
 
 int64_t default_partition_parts(int64_t n) {
   return std::clamp<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(n, 1)))), 1, 4096);

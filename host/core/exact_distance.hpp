@@ -25,6 +25,13 @@ inline double exact_dist2(const float* p, const float* q, int64_t d) {
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
+/// @brief The squared norm of a d-vector, summed in double in order.
+inline double exact_norm2(const float* v, int64_t d) {
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(v[j]) * v[j];
+  return s;
+}
+
 /// @brief The most a squared distance computed in float as ||a||^2 - 2 a.b + ||b||^2
 ///        (a GEMM over d columns) can differ from the exact one, with norm2_sum =
 ///        ||a||^2 + ||b||^2: about d + 4 float roundings of the norms (cancellation

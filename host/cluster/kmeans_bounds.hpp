@@ -1,0 +1,50 @@
+#pragma once
+// Hamerly's bounds for the k-means driver's Lloyd iterations on the CPU
+// (kmeans.cpp): which rows' assignments can be kept without a search.
+#include <cstdint>
+#include <vector>
+
+#include "host/backend/backend.hpp"
+#include "host/core/matrix.hpp"
+
+namespace emb {
+
+/// @brief Fewest centres for which the CPU's Lloyd keeps bounds: below, a row's
+///        search is cheap against the exact distance to its own centre that the
+///        bounds need.
+inline constexpr int64_t kBoundsMinK = 16;
+
+/// @brief Hamerly's bounds (2010), kept exact against float GEMMs: for each row,
+///        its exact distance to its own centre and a lower bound on its distance
+///        to every other centre. After an update the lower bound falls by the
+///        farthest any other centre moved; a row whose own centre is still
+///        strictly nearer than that bound keeps it without a search. The rest are
+///        searched (nearest_two_centroids), and their second-nearest GEMM
+///        distance, loosened by its rounding, is the new bound.
+class AssignmentBounds {
+ public:
+  explicit AssignmentBounds(ConstMatrixView x);
+
+  /// @brief The next assignment searches every row: labels were changed from
+  ///        outside (an empty cluster re-seeded), and a row's lower bound covers
+  ///        only the centres other than the one it was assigned to.
+  void reset() { fresh_ = true; }
+
+  /// @brief The assignment of every row to centres c. before: the previous
+  ///        centres (null for the first assignment, where every row is searched).
+  ///        labels hold the previous assignment on entry; dist2 gets each row's
+  ///        exact squared distance to its centre. Returns the rows proven without
+  ///        a search.
+  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels,
+                 std::vector<float>& dist2);
+
+ private:
+  ConstMatrixView x_;
+  std::vector<double> lower_;
+  std::vector<double> norm2_;
+  bool fresh_ = true;
+  std::vector<int32_t> rows_, found_;
+  std::vector<float> second_;
+};
+
+}  // namespace emb
