@@ -226,15 +226,26 @@ void CpuBackend::accumulate_centroids(ConstMatrixView x, const int32_t* labels, 
                                       BasicMatrixView<double> sums, double* counts) {
   const int64_t n = x.rows, d = x.cols, k = sums.rows;
   assert(sums.cols == d);
-  (void)k;  // read only by the asserts
   for (int64_t i = 0; i < n; ++i) {
     const int32_t l = labels[i];
     if (l < 0) continue;
     assert(l < k);
     counts[l] += weights ? static_cast<double>(weights[i]) : 1.0;
   }
-  // Each thread owns a range of columns and walks every row in order, so each sum
-  // is added up in the same order whatever the thread count.
+  // The rows by cluster (a stable counting sort: in row order within a cluster),
+  // so a cluster's sum row stays in cache while its rows are added. Each thread
+  // owns a range of columns and adds every row of a cluster in row order, so each
+  // sum is added up in the same order whatever the thread count.
+  std::vector<int64_t> start(static_cast<size_t>(k + 1), 0);
+  for (int64_t i = 0; i < n; ++i)
+    if (labels[i] >= 0) ++start[labels[i] + 1];
+  for (int64_t l = 0; l < k; ++l) start[l + 1] += start[l];
+  std::vector<int32_t> order(static_cast<size_t>(start[k]));
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i)
+      if (labels[i] >= 0) order[fill[labels[i]]++] = static_cast<int32_t>(i);
+  }
   const int64_t chunks = (d + kColumnChunk - 1) / kColumnChunk;
 #pragma omp parallel num_threads(threads_) if (n * d >= kParallelMinWork)
   {
@@ -242,13 +253,14 @@ void CpuBackend::accumulate_centroids(ConstMatrixView x, const int32_t* labels, 
     const int64_t j0 = chunks * t / nt * kColumnChunk;
     const int64_t j1 = std::min(d, chunks * (t + 1) / nt * kColumnChunk);
     if (j0 < j1) {
-      for (int64_t i = 0; i < n; ++i) {
-        const int32_t l = labels[i];
-        if (l < 0) continue;
-        const double w = weights ? static_cast<double>(weights[i]) : 1.0;
-        const float* xi = x.row(i);
+      for (int64_t l = 0; l < k; ++l) {
         double* s = sums.row(l);
-        for (int64_t j = j0; j < j1; ++j) s[j] += w * xi[j];
+        for (int64_t p = start[l]; p < start[l + 1]; ++p) {
+          const int32_t i = order[p];
+          const double w = weights ? static_cast<double>(weights[i]) : 1.0;
+          const float* xi = x.row(i);
+          for (int64_t j = j0; j < j1; ++j) s[j] += w * xi[j];
+        }
       }
     }
   }
