@@ -163,6 +163,48 @@ TEST_P(CpuOps, NearestCentroidsMatchesDouble) {
   }
 }
 
+// nearest_two_centroids, the CPU's fused version and the Backend's default (what a
+// backend without its own runs), on every row and on a row list: the nearest as
+// nearest_centroids picks it, and the second nearest other centre's distance.
+TEST_P(CpuOps, NearestTwoCentroidsMatchesDouble) {
+  const auto [n, d] = GetParam();
+  auto be = make_cpu_backend(2);
+  for (int64_t k : {1, 7, 100}) {
+    const Matrix x = test::random_matrix(n, d, 300 + n + d);
+    const Matrix c = test::random_matrix(k, d, 400 + k + d);
+    std::vector<int32_t> rows;
+    for (int64_t i = n - 1; i >= 0; i -= 3) rows.push_back(static_cast<int32_t>(i));
+    const int64_t m = static_cast<int64_t>(rows.size());
+    for (const bool fused : {true, false})
+      for (const bool listed : {false, true}) {
+        const int64_t cnt = listed ? m : n;
+        std::vector<int32_t> labels(cnt, -7);
+        std::vector<float> dist2(cnt, kPoison), second2(cnt, kPoison);
+        const int32_t* r = listed ? rows.data() : nullptr;
+        if (fused)
+          be->nearest_two_centroids(x.view(), r, cnt, c.view(), labels.data(), dist2.data(), second2.data());
+        else
+          be->Backend::nearest_two_centroids(x.view(), r, cnt, c.view(), labels.data(), dist2.data(), second2.data());
+        for (int64_t t = 0; t < cnt; ++t) {
+          const int64_t i = listed ? rows[t] : t;
+          const auto [want, want_d] = nearest_exact(x.row(i), c.view());
+          double other = std::numeric_limits<double>::infinity();
+          for (int64_t j = 0; j < k; ++j)
+            if (j != labels[t]) other = std::min(other, dist2_exact(x.row(i), c.row(j), d));
+          const double tol = 1e-5 * (norm2_exact(x.row(i), d) + norm2_exact(c.row(want), d)) + 1e-6;
+          ASSERT_GE(labels[t], 0);
+          ASSERT_LT(labels[t], k);
+          EXPECT_LE(dist2_exact(x.row(i), c.row(labels[t]), d), want_d + tol) << "row " << i << " k " << k;
+          EXPECT_NEAR(dist2[t], want_d, tol) << "row " << i << " k " << k;
+          if (k == 1)
+            EXPECT_TRUE(std::isinf(second2[t]));
+          else
+            EXPECT_NEAR(second2[t], other, tol) << "row " << i << " k " << k << (fused ? " fused" : " default");
+        }
+      }
+  }
+}
+
 TEST_P(CpuOps, NearestCentroidsExactTiesTakeLowestIndex) {
   const auto [n, d] = GetParam();
   // Small integers: every product and sum is exact in float, so ties are real ties.

@@ -1,7 +1,6 @@
 #include "host/backend/backend.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,20 +37,10 @@ void Backend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int6
 #pragma omp parallel for schedule(static) if (m * k >= (int64_t{1} << 16))
     for (int64_t t = 0; t < m; ++t) {
       const float* r = tile.data() + t * k;
-      int32_t best = 0;
-      float first = r[0], second = std::numeric_limits<float>::infinity();
-      for (int64_t j = 1; j < k; ++j) {
-        if (r[j] < first) {  // strict: the lowest index wins a tie
-          second = first;
-          first = r[j];
-          best = static_cast<int32_t>(j);
-        } else if (r[j] < second) {
-          second = r[j];
-        }
-      }
-      labels[b + t] = best;
-      if (dist2) dist2[b + t] = first;
-      second2[b + t] = second;
+      const TwoSmallest s = two_smallest(k, [&](int64_t j) { return r[j]; });
+      labels[b + t] = s.best;
+      if (dist2) dist2[b + t] = s.first;
+      second2[b + t] = s.second;
     }
   }
 }

@@ -4,6 +4,7 @@
 // in, host-memory out: a GPU backend moves data itself and may keep it resident.
 // No CUDA types here (see cuda/ for the implementation).
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,30 @@ enum class Op {
   SymmetricEigen,
   Project,
 };
+
+/// @brief The smallest of value(0), ..., value(k - 1) with its index (the lowest
+///        on ties) and the second smallest (+inf when k == 1): the selection of
+///        nearest_two_centroids. k >= 1.
+struct TwoSmallest {
+  int32_t best = 0;
+  float first = 0.0f;
+  float second = 0.0f;
+};
+template <class Value>
+TwoSmallest two_smallest(int64_t k, Value value) {
+  TwoSmallest r{0, value(0), std::numeric_limits<float>::infinity()};
+  for (int64_t j = 1; j < k; ++j) {
+    const float v = value(j);
+    if (v < r.first) {  // strict: the lowest index wins a tie
+      r.second = r.first;
+      r.first = v;
+      r.best = static_cast<int32_t>(j);
+    } else if (v < r.second) {
+      r.second = v;
+    }
+  }
+  return r;
+}
 
 /// @brief Compute backend: CPU (host/cpu, the reference) or CUDA (cuda/).
 class Backend {

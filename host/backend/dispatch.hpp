@@ -25,6 +25,10 @@ class DispatchBackend final : public Backend {
   void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override {
     pick(Op::NearestCentroids).nearest_centroids(x, c, labels, dist2);
   }
+  void nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                             int32_t* labels, float* dist2, float* second2) override {
+    pick(Op::NearestCentroids).nearest_two_centroids(x, rows, n_rows, c, labels, dist2, second2);
+  }
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override {
     pick(Op::AccumulateCentroids).accumulate_centroids(x, labels, weights, sums, counts);

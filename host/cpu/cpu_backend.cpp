@@ -9,7 +9,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <limits>
 #include <cassert>
 #include <cmath>
 #include <memory>
@@ -201,22 +200,11 @@ void CpuBackend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, i
       gemm_minus2(xb, c, tile.data());
       for (int64_t t = 0; t < m; ++t) {
         const float* r = tile.data() + t * k;
-        int32_t best = 0;
-        float first = c_norm[0] + r[0], second = std::numeric_limits<float>::infinity();
-        for (int64_t j = 1; j < k; ++j) {
-          const float v = c_norm[j] + r[j];
-          if (v < first) {  // strict: the lowest index wins a tie
-            second = first;
-            first = v;
-            best = static_cast<int32_t>(j);
-          } else if (v < second) {
-            second = v;
-          }
-        }
+        const TwoSmallest s = two_smallest(k, [&](int64_t j) { return c_norm[j] + r[j]; });
         const float xn = static_cast<float>(squared_norm(xb.row(t), d));
-        labels[b + t] = best;
-        if (dist2) dist2[b + t] = std::max(0.0f, xn + first);
-        second2[b + t] = std::max(0.0f, xn + second);
+        labels[b + t] = s.best;
+        if (dist2) dist2[b + t] = std::max(0.0f, xn + s.first);
+        second2[b + t] = std::max(0.0f, xn + s.second);
       }
     }
   }
