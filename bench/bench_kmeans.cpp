@@ -77,7 +77,7 @@ void BM_AccumulateCentroids(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
   state.SetLabel(be->name());
 }
-BENCHMARK(BM_AccumulateCentroids)->Args({20000, 384, 100})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AccumulateCentroids)->Args({20000, 384, 100})->Args({100000, 384, 100})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Args: n, d, k; 10 Lloyd iterations (tol 0), one run. seed_s is the k-means++ share.
 void BM_KMeans(benchmark::State& state) {
