@@ -10,6 +10,7 @@
 
 #include "host/backend/backend.hpp"
 #include "host/core/error.hpp"
+#include "host/core/exact_distance.hpp"
 #include "tests/test_util.hpp"
 
 namespace emb {
@@ -255,6 +256,45 @@ TEST_P(CpuOps, AccumulateCentroidsMatchesDoubleAndThreadCounts) {
     }
     EXPECT_EQ(sums[0], sums[1]) << "1 and 2 threads differ";
     EXPECT_EQ(sums[0], sums[2]) << "1 and 3 threads differ";
+  }
+}
+
+TEST_P(CpuOps, AccumulateWithDistancesIsAccumulateAndExactDistances) {
+  const auto [n, d] = GetParam();
+  const int64_t k = 7;
+  const Matrix x = test::random_matrix(n, d, 600 + n + d);
+  const Matrix c = test::random_matrix(k, d, 700 + n + d);
+  std::vector<int32_t> labels(n);
+  std::vector<float> weights(n);
+  for (int64_t i = 0; i < n; ++i) {
+    labels[i] = static_cast<int32_t>((i * 3 + i / 5) % (k + 1)) - 1;  // -1 rows are skipped
+    weights[i] = 0.5f + static_cast<float>(i % 3);
+  }
+  for (const float* w : {static_cast<const float*>(nullptr), static_cast<const float*>(weights.data())}) {
+    std::vector<double> want(k * d, 0.5), want_counts(k, 2.0);
+    make_cpu_backend(1)->accumulate_centroids(x.view(), labels.data(), w, {want.data(), k, d}, want_counts.data());
+    for (int threads : {1, 2, 3})
+      for (const bool fused : {true, false}) {
+        auto be = make_cpu_backend(threads);
+        std::vector<double> s(k * d + kGuard, 0.5), counts(k + kGuard, 2.0), own2(n + kGuard, -1.0);
+        if (fused)
+          be->accumulate_centroids_with_distances(x.view(), labels.data(), w, c.view(), {s.data(), k, d},
+                                                  counts.data(), own2.data());
+        else
+          be->Backend::accumulate_centroids_with_distances(x.view(), labels.data(), w, c.view(), {s.data(), k, d},
+                                                           counts.data(), own2.data());
+        const std::string what = (fused ? "fused, " : "default, ") + std::to_string(threads) + " threads";
+        for (int g = 0; g < kGuard; ++g) EXPECT_EQ(s[k * d + g], 0.5) << "write past sums, " << what;
+        for (int g = 0; g < kGuard; ++g) EXPECT_EQ(own2[n + g], -1.0) << "write past own2, " << what;
+        EXPECT_EQ(std::vector<double>(s.begin(), s.begin() + k * d), want) << what;
+        EXPECT_EQ(std::vector<double>(counts.begin(), counts.begin() + k), want_counts) << what;
+        for (int64_t i = 0; i < n; ++i) {
+          if (labels[i] < 0)
+            ASSERT_EQ(own2[i], -1.0) << "row " << i << " has no label, " << what;
+          else
+            ASSERT_EQ(own2[i], exact_dist2(x.row(i), c.row(labels[i]), d)) << "row " << i << ", " << what;
+        }
+      }
   }
 }
 

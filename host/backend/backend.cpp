@@ -45,6 +45,17 @@ void Backend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int6
   }
 }
 
+void Backend::accumulate_centroids_with_distances(ConstMatrixView x, const int32_t* labels, const float* weights,
+                                                  ConstMatrixView c, BasicMatrixView<double> sums, double* counts,
+                                                  double* own2) {
+  EMB_EXPECTS(c.cols == x.cols && c.rows == sums.rows, "accumulate_centroids_with_distances: ", c.rows,
+              " centres of ", c.cols, " columns for ", sums.rows, " sums of rows of ", x.cols);
+  accumulate_centroids(x, labels, weights, sums, counts);
+#pragma omp parallel for schedule(static) if (x.size() >= (int64_t{1} << 16))
+  for (int64_t i = 0; i < x.rows; ++i)
+    if (labels[i] >= 0) own2[i] = exact_dist2(x.row(i), c.row(labels[i]), x.cols);
+}
+
 void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
                               int64_t n_cand, int k, int32_t* idx, float* dist2, const float* /*bound*/) {
   if (n_q == 0) return;

@@ -99,6 +99,16 @@ class Backend {
   virtual void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                                     BasicMatrixView<double> sums, double* counts) = 0;
 
+  /// @brief accumulate_centroids, and also own2[i] = exact_dist2(x_i, c[labels[i]])
+  ///        (exact_distance.hpp: double sums in its fixed order) for every row with
+  ///        labels[i] >= 0; own2 of the other rows is left as it was. c holds the
+  ///        centres the labels were assigned to. What the CPU's k-means bounds keep
+  ///        as a row's distance to its own centre, read in the same pass over x as
+  ///        the sums. This default makes the two passes on the host.
+  virtual void accumulate_centroids_with_distances(ConstMatrixView x, const int32_t* labels, const float* weights,
+                                                   ConstMatrixView c, BasicMatrixView<double> sums, double* counts,
+                                                   double* own2);
+
   /// @brief For each row i of q, the k rows of x nearest to it by squared L2
   ///        distance, nearest first (lower index first on equal distances):
   ///        their indices into idx[i*k + t] and their squared distances, from

@@ -33,6 +33,11 @@ class DispatchBackend final : public Backend {
                             BasicMatrixView<double> sums, double* counts) override {
     pick(Op::AccumulateCentroids).accumulate_centroids(x, labels, weights, sums, counts);
   }
+  void accumulate_centroids_with_distances(ConstMatrixView x, const int32_t* labels, const float* weights,
+                                           ConstMatrixView c, BasicMatrixView<double> sums, double* counts,
+                                           double* own2) override {
+    pick(Op::AccumulateCentroids).accumulate_centroids_with_distances(x, labels, weights, c, sums, counts, own2);
+  }
 
   void k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) override {
     pick(Op::KNearest).k_nearest(q, x, k, idx, dist2);

@@ -311,12 +311,23 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   std::unique_ptr<AssignmentBounds> bounds;
   if (opts.bounds && !backend.is_gpu() && k >= kBoundsMinK) bounds = std::make_unique<AssignmentBounds>(x);
   bool first = true;
+  bool summed = false;  // sums and counts already hold the current labels' totals
+  // The assignment to r.centroids and its inertia. With bounds, the rows' exact
+  // distances to their centres come from the same pass over x as the next update's
+  // sums (and are what the bounds keep for the next assignment).
   auto assign = [&] {
     if (bounds) {
       labels = prev;  // the previous assignment: what the bounds keep
-      r.proven += bounds->assign(backend, r.centroids, first ? nullptr : &before, labels, dist2);
+      r.proven += bounds->assign(backend, r.centroids, first ? nullptr : &before, labels);
+      std::fill(sums.begin(), sums.end(), 0.0);
+      std::fill(counts.begin(), counts.end(), 0.0);
+      backend.accumulate_centroids_with_distances(x, labels.data(), w, r.centroids.view(), {sums.data(), k, d},
+                                                  counts.data(), bounds->own2());
+      bounds->own_distances(dist2);
+      summed = true;
     } else {
       backend.nearest_centroids(x, r.centroids.view(), labels.data(), dist2.data());
+      summed = false;
     }
     first = false;
     return weighted_sum(dist2, w);
@@ -328,9 +339,11 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   double inertia = assign();
   report(0, inertia);
   for (int it = 1; it <= opts.max_iter && inertia > 0.0; ++it) {
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(counts.begin(), counts.end(), 0.0);
-    backend.accumulate_centroids(x, labels.data(), w, {sums.data(), k, d}, counts.data());
+    if (!summed) {
+      std::fill(sums.begin(), sums.end(), 0.0);
+      std::fill(counts.begin(), counts.end(), 0.0);
+      backend.accumulate_centroids(x, labels.data(), w, {sums.data(), k, d}, counts.data());
+    }
     empty.clear();
     for (int64_t j = 0; j < k; ++j)
       if (counts[j] == 0.0) empty.push_back(static_cast<int32_t>(j));

@@ -10,13 +10,20 @@
 namespace emb {
 
 AssignmentBounds::AssignmentBounds(ConstMatrixView x)
-    : x_(x), lower_(static_cast<size_t>(x.rows), 0.0), norm2_(static_cast<size_t>(x.rows)) {
+    : x_(x),
+      lower_(static_cast<size_t>(x.rows), 0.0),
+      norm2_(static_cast<size_t>(x.rows)),
+      own2_(static_cast<size_t>(x.rows), 0.0) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < x.rows; ++i) norm2_[i] = exact_norm2(x.row(i), x.cols);
 }
 
-int64_t AssignmentBounds::assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels,
-                                 std::vector<float>& dist2) {
+void AssignmentBounds::own_distances(std::vector<float>& dist2) const {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < x_.rows; ++i) dist2[i] = static_cast<float>(own2_[i]);
+}
+
+int64_t AssignmentBounds::assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels) {
   const int64_t n = x_.rows, d = x_.cols, k = c.rows();
   double c_norm2 = 0.0;
   for (int64_t j = 0; j < k; ++j) c_norm2 = std::max(c_norm2, exact_norm2(c.row(j), d));
@@ -35,10 +42,15 @@ int64_t AssignmentBounds::assign(Backend& backend, const Matrix& c, const Matrix
       if (j != far) next = std::max(next, drift[j]);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-      lower_[i] -= labels[i] == far ? next : drift[far];
-      const double own = exact_dist2(x_.row(i), c.row(labels[i]), d);
-      dist2[i] = static_cast<float>(own);
-      search[i] = !(std::sqrt(own) < lower_[i]);
+      const int32_t l = labels[i];
+      lower_[i] -= l == far ? next : drift[far];
+      // own2_ is to the centre before the update: by the triangle inequality the
+      // row is at most drift[l] farther from the new one.
+      if (std::sqrt(own2_[i]) + drift[l] < lower_[i]) {
+        search[i] = 0;
+        continue;
+      }
+      search[i] = !(std::sqrt(exact_dist2(x_.row(i), c.row(l), d)) < lower_[i]);
     }
   }
   fresh_ = false;
@@ -53,7 +65,6 @@ int64_t AssignmentBounds::assign(Backend& backend, const Matrix& c, const Matrix
   for (int64_t t = 0; t < m; ++t) {
     const int32_t i = rows_[t];
     labels[i] = found_[t];
-    dist2[i] = static_cast<float>(exact_dist2(x_.row(i), c.row(found_[t]), d));
     // Every other centre's GEMM distance is at least second, and its exact one at
     // least that less the rounding.
     const double s = second_[t];

@@ -15,12 +15,16 @@ namespace emb {
 inline constexpr int64_t kBoundsMinK = 16;
 
 /// @brief Hamerly's bounds (2010), kept exact against float GEMMs: for each row,
-///        its exact distance to its own centre and a lower bound on its distance
-///        to every other centre. After an update the lower bound falls by the
-///        farthest any other centre moved; a row whose own centre is still
-///        strictly nearer than that bound keeps it without a search. The rest are
-///        searched (nearest_two_centroids), and their second-nearest GEMM
-///        distance, loosened by its rounding, is the new bound.
+///        its exact distance to its own centre (taken by the driver in the pass
+///        that adds up the next centres: own2()) and a lower bound on its distance
+///        to every other centre. After an update the own distance grows by at most
+///        how far its centre moved, and the lower bound falls by the farthest any
+///        other centre moved; a row whose own centre is still strictly nearer than
+///        that bound keeps it without reading the row. Where that upper bound is
+///        too loose, the row's exact distance to its own centre is taken and tried
+///        against the bound. The rest are searched (nearest_two_centroids), and
+///        their second-nearest GEMM distance, loosened by its rounding, is the new
+///        bound.
 class AssignmentBounds {
  public:
   explicit AssignmentBounds(ConstMatrixView x);
@@ -32,16 +36,22 @@ class AssignmentBounds {
 
   /// @brief The assignment of every row to centres c. before: the previous
   ///        centres (null for the first assignment, where every row is searched).
-  ///        labels hold the previous assignment on entry; dist2 gets each row's
-  ///        exact squared distance to its centre. Returns the rows proven without
-  ///        a search.
-  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels,
-                 std::vector<float>& dist2);
+  ///        labels hold the previous assignment on entry. Returns the rows proven
+  ///        without a search. The caller then fills own2() for the new labels.
+  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels);
+
+  /// @brief Each row's exact squared distance to the centre it was last assigned
+  ///        to (n values), for the caller to fill after each assign().
+  double* own2() { return own2_.data(); }
+
+  /// @brief dist2[i] = own2()[i], rounded to float.
+  void own_distances(std::vector<float>& dist2) const;
 
  private:
   ConstMatrixView x_;
   std::vector<double> lower_;
   std::vector<double> norm2_;
+  std::vector<double> own2_;
   bool fresh_ = true;
   std::vector<int32_t> rows_, found_;
   std::vector<float> second_;

@@ -36,6 +36,9 @@ class CpuBackend final : public Backend {
   ///        and every sum runs over the rows in order.
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override;
+  void accumulate_centroids_with_distances(ConstMatrixView x, const int32_t* labels, const float* weights,
+                                           ConstMatrixView c, BasicMatrixView<double> sums, double* counts,
+                                           double* own2) override;
   /// @brief Blocks of query rows against tiles of x, one GEMM per tile, a bounded
   ///        selection per row; the same result for any thread count
   ///        (host/cpu/cpu_neighbours.cpp).
