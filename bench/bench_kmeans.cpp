@@ -62,22 +62,45 @@ BENCHMARK(BM_SquaredDistances)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Args: n, d, k.
+// Labels in no order a prefetcher could follow, as after a real assignment.
+std::vector<int32_t> scattered_labels(int64_t n, int64_t k) {
+  std::vector<int32_t> labels(n);
+  uint64_t h = 88172645463325252ULL;
+  for (int64_t i = 0; i < n; ++i) {
+    h ^= h << 13, h ^= h >> 7, h ^= h << 17;
+    labels[i] = static_cast<int32_t>(h % static_cast<uint64_t>(k));
+  }
+  return labels;
+}
+
+// Args: n, d, k; range(3) = 1: with each row's exact distance to its centre.
 void BM_AccumulateCentroids(benchmark::State& state) {
   const int64_t n = state.range(0), d = state.range(1), k = state.range(2);
+  const bool with_distances = state.range(3) != 0;
   auto be = emb::make_cpu_backend(0);
   const Matrix x = emb::test::random_matrix(n, d, 1);
-  std::vector<int32_t> labels(n);
-  for (int64_t i = 0; i < n; ++i) labels[i] = static_cast<int32_t>((i * 7919) % k);
-  std::vector<double> sums(k * d), counts(k);
+  const Matrix c = emb::test::random_matrix(k, d, 2);
+  const std::vector<int32_t> labels = scattered_labels(n, k);
+  std::vector<double> sums(k * d), counts(k), own2(n);
   for (auto _ : state) {
-    be->accumulate_centroids(x.view(), labels.data(), nullptr, {sums.data(), k, d}, counts.data());
+    if (with_distances)
+      be->accumulate_centroids_with_distances(x.view(), labels.data(), nullptr, c.view(), {sums.data(), k, d},
+                                              counts.data(), own2.data());
+    else
+      be->accumulate_centroids(x.view(), labels.data(), nullptr, {sums.data(), k, d}, counts.data());
     benchmark::DoNotOptimize(sums.data());
   }
   state.SetItemsProcessed(state.iterations() * n);
+  state.SetBytesProcessed(state.iterations() * n * d * static_cast<int64_t>(sizeof(float)));
   state.SetLabel(be->name());
 }
-BENCHMARK(BM_AccumulateCentroids)->Args({20000, 384, 100})->Args({100000, 384, 100})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AccumulateCentroids)
+    ->ArgNames({"n", "d", "k", "dist"})
+    ->Args({20000, 384, 100, 0})
+    ->Args({100000, 384, 100, 0})
+    ->Args({100000, 384, 100, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Args: n, d, k; 10 Lloyd iterations (tol 0), one run. seed_s is the k-means++ share.
 void BM_KMeans(benchmark::State& state) {
