@@ -99,6 +99,8 @@ BENCHMARK(BM_AccumulateCentroids)
     ->Args({20000, 384, 100, 0})
     ->Args({100000, 384, 100, 0})
     ->Args({100000, 384, 100, 1})
+    ->Args({2730, 384, 100, 0})
+    ->Args({2730, 384, 100, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -119,6 +119,29 @@ TEST(KMeans, BoundsGiveTheSameRunAsSearchingEveryRow) {
     }
 }
 
+// Rows wide enough that the bounded assignment goes in several blocks (about 4 MiB
+// of rows each, the last one partial): the blocks' sums add up as one pass would.
+TEST(KMeans, BoundsInSeveralBlocksGiveTheSameRun) {
+  auto be = make_cpu_backend(2);
+  const auto [x, truth] = test::gaussian_blobs(6000, 384, 40, 3.0f, 29);
+  std::vector<float> w(6000);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.25f + static_cast<float>(i % 11);  // 2730-row blocks do not line up with 11
+  for (const bool weighted : {false, true}) {
+    KMeansOptions o = options(40, 7, 1);
+    o.tol = 0.0;
+    o.max_iter = 30;
+    if (weighted) o.weights = w.data();
+    o.bounds = false;
+    const KMeansResult every = kmeans(*be, x.view(), o);
+    o.bounds = true;
+    const KMeansResult bounded = kmeans(*be, x.view(), o);
+    EXPECT_EQ(bounded.labels, every.labels);
+    EXPECT_EQ(bounded.iterations, every.iterations);
+    EXPECT_EQ(bounded.centroids.storage(), every.centroids.storage());
+    EXPECT_GT(bounded.proven, 0);
+  }
+}
+
 // Empty clusters re-seeded while bounds are kept: a moved row's bounds belong to
 // its old centre, so the next assignment searches every row. Same run as without.
 TEST(KMeans, BoundsWithReseededEmptyClusters) {

@@ -318,11 +318,10 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   auto assign = [&] {
     if (bounds) {
       labels = prev;  // the previous assignment: what the bounds keep
-      r.proven += bounds->assign(backend, r.centroids, first ? nullptr : &before, labels);
       std::fill(sums.begin(), sums.end(), 0.0);
       std::fill(counts.begin(), counts.end(), 0.0);
-      backend.accumulate_centroids_with_distances(x, labels.data(), w, r.centroids.view(), {sums.data(), k, d},
-                                                  counts.data(), bounds->own2());
+      r.proven += bounds->assign(backend, r.centroids, first ? nullptr : &before, labels, w, {sums.data(), k, d},
+                                 counts.data());
       bounds->own_distances(dist2);
       summed = true;
     } else {

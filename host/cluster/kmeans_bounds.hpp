@@ -15,8 +15,8 @@ namespace emb {
 inline constexpr int64_t kBoundsMinK = 16;
 
 /// @brief Hamerly's bounds (2010), kept exact against float GEMMs: for each row,
-///        its exact distance to its own centre (taken by the driver in the pass
-///        that adds up the next centres: own2()) and a lower bound on its distance
+///        its exact distance to its own centre (taken in the pass that adds up
+///        the next centres: own2()) and a lower bound on its distance
 ///        to every other centre. After an update the own distance grows by at most
 ///        how far its centre moved, and the lower bound falls by the farthest any
 ///        other centre moved; a row whose own centre is still strictly nearer than
@@ -34,15 +34,19 @@ class AssignmentBounds {
   ///        only the centres other than the one it was assigned to.
   void reset() { fresh_ = true; }
 
-  /// @brief The assignment of every row to centres c. before: the previous
-  ///        centres (null for the first assignment, where every row is searched).
-  ///        labels hold the previous assignment on entry. Returns the rows proven
-  ///        without a search. The caller then fills own2() for the new labels.
-  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels);
+  /// @brief The assignment of every row to centres c, and its sums: sums[l] and
+  ///        counts[l] are added to as accumulate_centroids would (weights may be
+  ///        null), and own2() gets each row's exact squared distance to its new
+  ///        centre, in the same pass over x. before: the previous centres (null
+  ///        for the first assignment, where every row is searched). labels hold
+  ///        the previous assignment on entry. Returns the rows proven without a
+  ///        search.
+  int64_t assign(Backend& backend, const Matrix& c, const Matrix* before, std::vector<int32_t>& labels,
+                 const float* weights, BasicMatrixView<double> sums, double* counts);
 
   /// @brief Each row's exact squared distance to the centre it was last assigned
-  ///        to (n values), for the caller to fill after each assign().
-  double* own2() { return own2_.data(); }
+  ///        to (n values).
+  const std::vector<double>& own2() const { return own2_; }
 
   /// @brief dist2[i] = own2()[i], rounded to float.
   void own_distances(std::vector<float>& dist2) const;
