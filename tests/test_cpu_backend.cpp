@@ -164,10 +164,11 @@ TEST_P(CpuOps, NearestCentroidsMatchesDouble) {
   }
 }
 
-// nearest_two_centroids, the CPU's fused version and the Backend's default (what a
-// backend without its own runs), on every row and on a row list: the nearest as
-// nearest_centroids picks it, and the second nearest other centre's distance.
-TEST_P(CpuOps, NearestTwoCentroidsMatchesDouble) {
+// nearest_centroid_groups, the CPU's fused version and the Backend's default (what a
+// backend without its own runs), on every row and on a row list, with one group
+// (the second-nearest distance) and with centres in three groups: the nearest as
+// nearest_centroids picks it, and each group's nearest other centre's distance.
+TEST_P(CpuOps, NearestCentroidGroupsMatchDouble) {
   const auto [n, d] = GetParam();
   auto be = make_cpu_backend(2);
   for (int64_t k : {1, 7, 100}) {
@@ -176,33 +177,48 @@ TEST_P(CpuOps, NearestTwoCentroidsMatchesDouble) {
     std::vector<int32_t> rows;
     for (int64_t i = n - 1; i >= 0; i -= 3) rows.push_back(static_cast<int32_t>(i));
     const int64_t m = static_cast<int64_t>(rows.size());
-    for (const bool fused : {true, false})
-      for (const bool listed : {false, true}) {
-        const int64_t cnt = listed ? m : n;
-        std::vector<int32_t> labels(cnt, -7);
-        std::vector<float> dist2(cnt, kPoison), second2(cnt, kPoison);
-        const int32_t* r = listed ? rows.data() : nullptr;
-        if (fused)
-          be->nearest_two_centroids(x.view(), r, cnt, c.view(), labels.data(), dist2.data(), second2.data());
-        else
-          be->Backend::nearest_two_centroids(x.view(), r, cnt, c.view(), labels.data(), dist2.data(), second2.data());
-        for (int64_t t = 0; t < cnt; ++t) {
-          const int64_t i = listed ? rows[t] : t;
-          const auto [want, want_d] = nearest_exact(x.row(i), c.view());
-          double other = std::numeric_limits<double>::infinity();
-          for (int64_t j = 0; j < k; ++j)
-            if (j != labels[t]) other = std::min(other, dist2_exact(x.row(i), c.row(j), d));
-          const double tol = 1e-5 * (norm2_exact(x.row(i), d) + norm2_exact(c.row(want), d)) + 1e-6;
-          ASSERT_GE(labels[t], 0);
-          ASSERT_LT(labels[t], k);
-          EXPECT_LE(dist2_exact(x.row(i), c.row(labels[t]), d), want_d + tol) << "row " << i << " k " << k;
-          EXPECT_NEAR(dist2[t], want_d, tol) << "row " << i << " k " << k;
-          if (k == 1)
-            EXPECT_TRUE(std::isinf(second2[t]));
+    for (const int groups : {1, 3}) {
+      // Consecutive ranges, uneven (the last holds the most; with k = 1 the others are empty).
+      std::vector<int32_t> start(groups + 1);
+      for (int g = 0; g <= groups; ++g) start[g] = static_cast<int32_t>(g == groups ? k : (k * g * 4) / (groups * 5));
+      std::vector<int32_t> group(k);
+      for (int g = 0; g < groups; ++g)
+        for (int32_t j = start[g]; j < start[g + 1]; ++j) group[j] = g;
+      for (const bool fused : {true, false})
+        for (const bool listed : {false, true}) {
+          const int64_t cnt = listed ? m : n;
+          std::vector<int32_t> labels(cnt, -7);
+          std::vector<float> dist2(cnt, kPoison), gmin(cnt * groups + kGuard, kPoison);
+          const int32_t* r = listed ? rows.data() : nullptr;
+          if (fused)
+            be->nearest_centroid_groups(x.view(), r, cnt, c.view(), start.data(), groups, labels.data(), dist2.data(),
+                                        gmin.data());
           else
-            EXPECT_NEAR(second2[t], other, tol) << "row " << i << " k " << k << (fused ? " fused" : " default");
+            be->Backend::nearest_centroid_groups(x.view(), r, cnt, c.view(), start.data(), groups, labels.data(),
+                                                 dist2.data(), gmin.data());
+          for (int g = 0; g < kGuard; ++g) EXPECT_TRUE(std::isnan(gmin[cnt * groups + g])) << "write past group_min2";
+          for (int64_t t = 0; t < cnt; ++t) {
+            const int64_t i = listed ? rows[t] : t;
+            const auto [want, want_d] = nearest_exact(x.row(i), c.view());
+            const double tol = 1e-5 * (norm2_exact(x.row(i), d) + norm2_exact(c.row(want), d)) + 1e-6;
+            ASSERT_GE(labels[t], 0);
+            ASSERT_LT(labels[t], k);
+            EXPECT_LE(dist2_exact(x.row(i), c.row(labels[t]), d), want_d + tol) << "row " << i << " k " << k;
+            EXPECT_NEAR(dist2[t], want_d, tol) << "row " << i << " k " << k;
+            for (int g = 0; g < groups; ++g) {
+              double other = std::numeric_limits<double>::infinity();
+              for (int64_t j = 0; j < k; ++j)
+                if (j != labels[t] && group[j] == g) other = std::min(other, dist2_exact(x.row(i), c.row(j), d));
+              const float got = gmin[t * groups + g];
+              if (std::isinf(other))
+                EXPECT_TRUE(std::isinf(got)) << "row " << i << " k " << k << " group " << g;
+              else
+                EXPECT_NEAR(got, other, tol) << "row " << i << " k " << k << " group " << g
+                                             << (fused ? " fused" : " default");
+            }
+          }
         }
-      }
+    }
   }
 }
 

@@ -19,10 +19,12 @@ void Backend::pair_distances(ConstMatrixView x, const int32_t* a, const int32_t*
   for (int64_t t = 0; t < n; ++t) out[t] = exact_dist2(x.row(a[t]), x.row(b[t]), x.cols);
 }
 
-void Backend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
-                                    int32_t* labels, float* dist2, float* second2) {
+void Backend::nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                      const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
+                                      float* group_min2) {
   const int64_t d = x.cols, k = c.rows;
-  EMB_EXPECTS(k >= 1 && c.cols == d, "nearest_two_centroids: ", k, " centres of ", c.cols, " columns for rows of ", d);
+  EMB_EXPECTS(k >= 1 && c.cols == d && n_groups >= 1 && group_start[0] == 0 && group_start[n_groups] == k, "nearest_centroid_groups: ", k, " centres of ", c.cols,
+              " columns in ", n_groups, " groups for rows of ", d);
   constexpr int64_t kRows = 2048;
   std::vector<float> gathered(rows ? static_cast<size_t>(std::min(n_rows, kRows) * d) : 0);
   std::vector<float> tile(static_cast<size_t>(std::min(n_rows, kRows) * k));
@@ -37,10 +39,9 @@ void Backend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int6
 #pragma omp parallel for schedule(static) if (m * k >= (int64_t{1} << 16))
     for (int64_t t = 0; t < m; ++t) {
       const float* r = tile.data() + t * k;
-      const TwoSmallest s = two_smallest(k, [&](int64_t j) { return r[j]; });
+      const Nearest s = nearest_and_group_minima(k, r, group_start, n_groups, group_min2 + (b + t) * n_groups);
       labels[b + t] = s.best;
       if (dist2) dist2[b + t] = s.first;
-      second2[b + t] = s.second;
     }
   }
 }

@@ -3,6 +3,7 @@
 // encoder and HDBSCAN) are written against, once, for every device. Host-memory
 // in, host-memory out: a GPU backend moves data itself and may keep it resident.
 // No CUDA types here (see cuda/ for the implementation).
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -26,26 +27,34 @@ enum class Op {
   Project,
 };
 
-/// @brief The smallest of value(0), ..., value(k - 1) with its index (the lowest
-///        on ties) and the second smallest (+inf when k == 1): the selection of
-///        nearest_two_centroids. k >= 1.
-struct TwoSmallest {
+/// @brief The smallest of v[0], ..., v[k - 1] with its index (the lowest on
+///        ties), and into group_min[g] the smallest v[j] over the other indices j
+///        of group g, the range group_start[g] <= j < group_start[g + 1] (+inf
+///        where a group has none): the selection of nearest_centroid_groups.
+///        k >= 1; NaN values are never chosen unless v[0] is one.
+struct Nearest {
   int32_t best = 0;
   float first = 0.0f;
-  float second = 0.0f;
 };
-template <class Value>
-TwoSmallest two_smallest(int64_t k, Value value) {
-  TwoSmallest r{0, value(0), std::numeric_limits<float>::infinity()};
-  for (int64_t j = 1; j < k; ++j) {
-    const float v = value(j);
-    if (v < r.first) {  // strict: the lowest index wins a tie
-      r.second = r.first;
-      r.first = v;
+inline Nearest nearest_and_group_minima(int64_t k, const float* v, const int32_t* group_start, int n_groups,
+                                        float* group_min) {
+  Nearest r{0, v[0]};
+  for (int64_t j = 1; j < k; ++j)
+    if (v[j] < r.first) {  // strict: the lowest index wins a tie
+      r.first = v[j];
       r.best = static_cast<int32_t>(j);
-    } else if (v < r.second) {
-      r.second = v;
     }
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (int g = 0; g < n_groups; ++g) {
+    const int64_t j0 = group_start[g], j1 = group_start[g + 1];
+    float m = kInf;
+    if (r.best < j0 || r.best >= j1) {
+      for (int64_t j = j0; j < j1; ++j) m = v[j] < m ? v[j] : m;
+    } else {
+      for (int64_t j = j0; j < r.best; ++j) m = v[j] < m ? v[j] : m;
+      for (int64_t j = r.best + 1; j < j1; ++j) m = v[j] < m ? v[j] : m;
+    }
+    group_min[g] = m;
   }
   return r;
 }
@@ -85,13 +94,17 @@ class Backend {
 
   /// @brief As nearest_centroids for the rows rows[0..n_rows) of x (every row
   ///        when rows is null; then n_rows == x.rows), result t for rows[t], and
-  ///        also second2[t]: the squared distance to the nearest other row of c
-  ///        (+inf when c has one row), from the same GEMM formula. What a driver
-  ///        needs for bounds that let it skip rows in the next assignment. This
-  ///        default runs squared_distances over blocks of gathered rows and selects
-  ///        on the host.
-  virtual void nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
-                                     int32_t* labels, float* dist2, float* second2);
+  ///        also, for the centres in n_groups consecutive ranges (group g: rows
+  ///        group_start[g] .. group_start[g + 1] - 1 of c; group_start[0] = 0,
+  ///        group_start[n_groups] = c.rows), group_min2[t * n_groups + g]: the
+  ///        squared distance to the nearest row of group g other than the row's
+  ///        own nearest (+inf when there is none), from the same GEMM formula. With one group that is the
+  ///        second-nearest distance. What a driver needs for bounds that let it
+  ///        skip rows in the next assignment. This default runs squared_distances
+  ///        over blocks of gathered rows and selects on the host.
+  virtual void nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                       const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
+                                       float* group_min2);
 
   /// @brief sums[l] += w_i * x_i and counts[l] += w_i for every row i with label
   ///        l = labels[i] >= 0; weights may be null (all 1). sums is k x d and is

@@ -25,9 +25,10 @@ class DispatchBackend final : public Backend {
   void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override {
     pick(Op::NearestCentroids).nearest_centroids(x, c, labels, dist2);
   }
-  void nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
-                             int32_t* labels, float* dist2, float* second2) override {
-    pick(Op::NearestCentroids).nearest_two_centroids(x, rows, n_rows, c, labels, dist2, second2);
+  void nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                               const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
+                               float* group_min2) override {
+    pick(Op::NearestCentroids).nearest_centroid_groups(x, rows, n_rows, c, group_start, n_groups, labels, dist2, group_min2);
   }
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override {

@@ -309,7 +309,7 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   // On the CPU with enough centres, bounds skip most rows once the centres settle;
   // a GPU searches every row (its GEMM is cheap against the bookkeeping).
   std::unique_ptr<AssignmentBounds> bounds;
-  if (opts.bounds && !backend.is_gpu() && k >= kBoundsMinK) bounds = std::make_unique<AssignmentBounds>(x);
+  if (opts.bounds && !backend.is_gpu() && k >= kBoundsMinK) bounds = std::make_unique<AssignmentBounds>(x, k);
   bool first = true;
   bool summed = false;  // sums and counts already hold the current labels' totals
   // The assignment to r.centroids and its inertia. With bounds, the rows' exact

@@ -182,10 +182,11 @@ void CpuBackend::nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t
   }
 }
 
-void CpuBackend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
-                                       int32_t* labels, float* dist2, float* second2) {
+void CpuBackend::nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                                         const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
+                                         float* group_min2) {
   const int64_t k = c.rows, d = x.cols;
-  assert(c.cols == d && k >= 1 && labels && second2);
+  assert(c.cols == d && k >= 1 && n_groups >= 1 && group_start[0] == 0 && group_start[n_groups] == k && labels && group_min2);
   if (n_rows == 0) return;
   std::vector<float> c_norm(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) c_norm[j] = static_cast<float>(squared_norm(c.row(j), d));
@@ -204,12 +205,14 @@ void CpuBackend::nearest_two_centroids(ConstMatrixView x, const int32_t* rows, i
       }
       gemm_minus2(xb, c, tile.data());
       for (int64_t t = 0; t < m; ++t) {
-        const float* r = tile.data() + t * k;
-        const TwoSmallest s = two_smallest(k, [&](int64_t j) { return c_norm[j] + r[j]; });
+        float* r = tile.data() + t * k;
+        for (int64_t j = 0; j < k; ++j) r[j] += c_norm[j];
+        float* gm = group_min2 + (b + t) * n_groups;
+        const Nearest s = nearest_and_group_minima(k, r, group_start, n_groups, gm);
         const float xn = static_cast<float>(squared_norm(xb.row(t), d));
         labels[b + t] = s.best;
         if (dist2) dist2[b + t] = std::max(0.0f, xn + s.first);
-        second2[b + t] = std::max(0.0f, xn + s.second);
+        for (int g = 0; g < n_groups; ++g) gm[g] = std::max(0.0f, xn + gm[g]);
       }
     }
   }

@@ -28,10 +28,11 @@ class CpuBackend final : public Backend {
   ///        rows go in blocks that do not depend on it, one GEMM per block.
   void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override;
   void nearest_centroids(ConstMatrixView x, ConstMatrixView c, int32_t* labels, float* dist2) override;
-  /// @brief Rows gathered per block, then one GEMM and the two smallest per row,
-  ///        as nearest_centroids does.
-  void nearest_two_centroids(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
-                             int32_t* labels, float* dist2, float* second2) override;
+  /// @brief Rows gathered per block, then one GEMM and the selection per row, as
+  ///        nearest_centroids does.
+  void nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
+                               const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
+                               float* group_min2) override;
   /// @brief Bitwise the same result for any thread count: threads split the columns,
   ///        and every sum runs over the rows in order.
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
