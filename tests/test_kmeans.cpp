@@ -125,7 +125,8 @@ TEST(KMeans, BoundsInSeveralBlocksGiveTheSameRun) {
   auto be = make_cpu_backend(2);
   const auto [x, truth] = test::gaussian_blobs(6000, 384, 40, 3.0f, 29);
   std::vector<float> w(6000);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.25f + static_cast<float>(i % 11);  // 2730-row blocks do not line up with 11
+  // A period of 11: the assignment's blocks of 2730 rows do not line up with it.
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.25f + static_cast<float>(i % 11);
   for (const bool weighted : {false, true}) {
     KMeansOptions o = options(40, 7, 1);
     o.tol = 0.0;

@@ -23,8 +23,9 @@ void Backend::nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, in
                                       const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
                                       float* group_min2) {
   const int64_t d = x.cols, k = c.rows;
-  EMB_EXPECTS(k >= 1 && c.cols == d && n_groups >= 1 && group_start[0] == 0 && group_start[n_groups] == k, "nearest_centroid_groups: ", k, " centres of ", c.cols,
-              " columns in ", n_groups, " groups for rows of ", d);
+  EMB_EXPECTS(k >= 1 && c.cols == d && n_groups >= 1 && group_start[0] == 0 && group_start[n_groups] == k,
+              "nearest_centroid_groups: ", k, " centres of ", c.cols, " columns in ", n_groups,
+              " groups for rows of ", d);
   constexpr int64_t kRows = 2048;
   std::vector<float> gathered(rows ? static_cast<size_t>(std::min(n_rows, kRows) * d) : 0);
   std::vector<float> tile(static_cast<size_t>(std::min(n_rows, kRows) * k));

@@ -28,7 +28,8 @@ class DispatchBackend final : public Backend {
   void nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
                                const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
                                float* group_min2) override {
-    pick(Op::NearestCentroids).nearest_centroid_groups(x, rows, n_rows, c, group_start, n_groups, labels, dist2, group_min2);
+    pick(Op::NearestCentroids)
+        .nearest_centroid_groups(x, rows, n_rows, c, group_start, n_groups, labels, dist2, group_min2);
   }
   void accumulate_centroids(ConstMatrixView x, const int32_t* labels, const float* weights,
                             BasicMatrixView<double> sums, double* counts) override {

@@ -186,7 +186,8 @@ void CpuBackend::nearest_centroid_groups(ConstMatrixView x, const int32_t* rows,
                                          const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
                                          float* group_min2) {
   const int64_t k = c.rows, d = x.cols;
-  assert(c.cols == d && k >= 1 && n_groups >= 1 && group_start[0] == 0 && group_start[n_groups] == k && labels && group_min2);
+  assert(c.cols == d && k >= 1 && n_groups >= 1 && labels && group_min2);
+  assert(group_start[0] == 0 && group_start[n_groups] == k);
   if (n_rows == 0) return;
   std::vector<float> c_norm(static_cast<size_t>(k));
   for (int64_t j = 0; j < k; ++j) c_norm[j] = static_cast<float>(squared_norm(c.row(j), d));
