@@ -57,9 +57,6 @@ class AssignmentBounds {
   ///        to float.
   void own_distances(std::vector<float>& dist2) const;
 
-  /// @brief How many groups the centres are in.
-  int groups() const { return groups_; }
-
  private:
   ConstMatrixView x_;
   int groups_;
