@@ -98,10 +98,11 @@ class Backend {
   ///        group_start[g] .. group_start[g + 1] - 1 of c; group_start[0] = 0,
   ///        group_start[n_groups] = c.rows), group_min2[t * n_groups + g]: the
   ///        squared distance to the nearest row of group g other than the row's
-  ///        own nearest (+inf when there is none), from the same GEMM formula. With one group that is the
-  ///        second-nearest distance. What a driver needs for bounds that let it
-  ///        skip rows in the next assignment. This default runs squared_distances
-  ///        over blocks of gathered rows and selects on the host.
+  ///        own nearest (+inf when there is none), from the same GEMM formula.
+  ///        With one group that is the second-nearest distance. What a driver
+  ///        needs for bounds that let it skip rows in the next assignment. This
+  ///        default runs squared_distances over blocks of gathered rows and
+  ///        selects on the host.
   virtual void nearest_centroid_groups(ConstMatrixView x, const int32_t* rows, int64_t n_rows, ConstMatrixView c,
                                        const int32_t* group_start, int n_groups, int32_t* labels, float* dist2,
                                        float* group_min2);

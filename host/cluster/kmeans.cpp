@@ -234,7 +234,6 @@ struct Run {
   int64_t proven = 0;  // assignments the bounds proved without a search
 };
 
-
 // Moves each empty cluster onto the farthest point (by dist2 from the last
 // assignment) not yet moved, taking it (and its weight) out of its old cluster's
 // sums. Points of weight 0 cannot hold a cluster, a point that carries its whole
@@ -311,10 +310,10 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   std::unique_ptr<AssignmentBounds> bounds;
   if (opts.bounds && !backend.is_gpu() && k >= kBoundsMinK) bounds = std::make_unique<AssignmentBounds>(x, k);
   bool first = true;
-  bool summed = false;  // sums and counts already hold the current labels' totals
   // The assignment to r.centroids and its inertia. With bounds, the rows' exact
   // distances to their centres come from the same pass over x as the next update's
-  // sums (and are what the bounds keep for the next assignment).
+  // sums (and are what the bounds keep for the next assignment), so the update
+  // below adds them up only without bounds.
   auto assign = [&] {
     if (bounds) {
       labels = prev;  // the previous assignment: what the bounds keep
@@ -323,10 +322,8 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
       r.proven += bounds->assign(backend, r.centroids, first ? nullptr : &before, labels, w, {sums.data(), k, d},
                                  counts.data());
       bounds->own_distances(dist2);
-      summed = true;
     } else {
       backend.nearest_centroids(x, r.centroids.view(), labels.data(), dist2.data());
-      summed = false;
     }
     first = false;
     return weighted_sum(dist2, w);
@@ -338,7 +335,7 @@ Run lloyd(Backend& backend, ConstMatrixView x, Matrix centroids, const KMeansOpt
   double inertia = assign();
   report(0, inertia);
   for (int it = 1; it <= opts.max_iter && inertia > 0.0; ++it) {
-    if (!summed) {
+    if (!bounds) {
       std::fill(sums.begin(), sums.end(), 0.0);
       std::fill(counts.begin(), counts.end(), 0.0);
       backend.accumulate_centroids(x, labels.data(), w, {sums.data(), k, d}, counts.data());
