@@ -413,7 +413,9 @@ TEST(SearchPartition, BoundsNeverExceedTheExactDistances) {
 
 struct PartitionCase {
   const char* name;
-  int data;  // 0: separated blobs, 1: uniform, 2: small integers (ties, duplicates), 3: blobs, cosine
+  // 0: separated blobs, 1: uniform, 2: small integers (ties, duplicates), 3: blobs,
+  // cosine, 4: blobs that touch (parts searched together need different parts)
+  int data;
   int64_t n, d;
 };
 
@@ -427,6 +429,7 @@ TEST_P(HdbscanSearchPartition, SameResultAsSearchingAllRows) {
   if (c.data == 0 || c.data == 3) x = gaussian_blobs(c.n, c.d, 8, 30.0f, 7).first;
   if (c.data == 1) x = random_matrix(c.n, c.d, 9);
   if (c.data == 2) x = test::integer_matrix(c.n, c.d, 13, -2, 2);
+  if (c.data == 4) x = gaussian_blobs(c.n, c.d, 6, 2.0f, 7).first;
   CpuBackend cpu(2);
   for (MstChoice mst : {MstChoice::Exact, MstChoice::Knn}) {
     HdbscanOptions o = options(20, 6);
@@ -460,6 +463,7 @@ TEST_P(HdbscanSearchPartition, SameResultAsSearchingAllRows) {
 
 INSTANTIATE_TEST_SUITE_P(Data, HdbscanSearchPartition,
                          ::testing::Values(PartitionCase{"blobs", 0, 3000, 24}, PartitionCase{"uniform", 1, 1500, 6},
+                                           PartitionCase{"near_blobs", 4, 3000, 8},
                                            PartitionCase{"integers", 2, 1800, 3},
                                            PartitionCase{"blobs_cosine", 3, 2000, 16}),
                          [](const auto& info) { return std::string(info.param.name); });

@@ -67,6 +67,7 @@ class PartitionSearch {
   double max_norm2_ = 0.0;
   std::vector<float> gathered_;    // rows gathered for squared_distances
   std::vector<float> d2_;          // their GEMM distances to the centres
+  std::vector<double> slack_base_; // the centres' part of the GEMM distances' slack
   std::vector<uint64_t> bits_;     // union_rows' row set
 };
 

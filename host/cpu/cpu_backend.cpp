@@ -28,6 +28,8 @@ constexpr int64_t kTileBytes = int64_t{1} << 20;
 // ... and blocks stay small enough to share out among threads.
 constexpr int64_t kMinBlockRows = 16;
 constexpr int64_t kMaxBlockRows = 256;
+// Fewest blocks squared_distances cuts its rows into, so that threads share them.
+constexpr int64_t kMinBlocks = 4;
 // Up to this many centroids the dot products are computed directly, not by GEMM.
 constexpr int64_t kDirectMaxK = 3;
 // Below this much work (multiply-adds) a loop runs on the calling thread alone:
@@ -120,7 +122,11 @@ void CpuBackend::squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixV
     }
     return;
   }
-  const int64_t block = block_rows(n, k), blocks = (n + block - 1) / block;
+  // At least kMinBlocks blocks when the rows allow it: a call with a few hundred
+  // rows would otherwise run its one GEMM on one thread. The blocks follow from
+  // the sizes alone, so the result is the same for any thread count.
+  const int64_t block = std::min(block_rows(n, k), std::max(kMinBlockRows, (n + kMinBlocks - 1) / kMinBlocks)),
+                blocks = (n + block - 1) / block;
   use_blas_threads(threads_);
 #pragma omp parallel for num_threads(threads_) schedule(dynamic) if (n * k * d >= kParallelMinWork)
   for (int64_t bi = 0; bi < blocks; ++bi) {
