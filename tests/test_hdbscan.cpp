@@ -166,6 +166,25 @@ TEST(HdbscanMst, ContractionSplitsComponentsOfSeveralBlobs) {
   EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 5, Metric::L2), 1e-9 * r.mst_weight());
 }
 
+// Blobs in many dimensions: the ball bounds of the search partition cannot tell
+// one far blob from another, so a component that is a whole blob would search
+// most rows for its lightest edge. Boruvka leaves such components to the
+// contraction; the tree is still Prim's and the one the search over all rows finds.
+TEST(HdbscanMst, FarSearchesAreLeftToTheContraction) {
+  const Matrix x = gaussian_blobs(2000, 96, 5, 10.0f, 3).first;
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(20, 5);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = default_partition_parts(x.rows());
+  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  const MstStats& st = r.stats.mst_stats;
+  EXPECT_GT(st.deferred, 0);
+  EXPECT_EQ(st.contracted, 1);
+  EXPECT_EQ(r.mst, exact_without_partition(x.view(), 20, 5).mst);
+  EXPECT_NEAR(r.mst_weight(), prim_weight(x.view(), 5, Metric::L2), 1e-9 * r.mst_weight());
+}
+
 // Components whose centres (nearly) coincide give the axis bound nothing to work
 // with: two concentric shells and a blob at their centre. The tree is still exact.
 TEST(HdbscanMst, ContractionWithCoincidentCentresIsExact) {

@@ -31,6 +31,10 @@ constexpr int64_t kSearchBlock = 2048;
 constexpr int64_t kGpuSearchBlock = 16384;
 // Most components the spanning tree is finished from by searching every pair once.
 constexpr int64_t kContractMaxComponents = 256;
+// A Boruvka search whose candidates are more than this share of the rows (its
+// rows' components reach far: whole blobs, whose lightest edges lead to other
+// blobs) is left to the contraction, while few enough components remain for it.
+constexpr int64_t kDeferShare = 4;
 
 // Sorts with all threads where the library can (the order is a total one, so the
 // result is the same as a sequential sort's).
@@ -122,6 +126,10 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
   // One backend search of `sub_rows` over `cand`; each result offered to its
   // component's best edge, and the row's lower bound for later rounds lowered to it.
   std::vector<double> found_lb(static_cast<size_t>(n), kInf);
+  // Components whose search this round was left for later: no edge is taken from
+  // them (Boruvka may join any subset of components by their lightest edges).
+  std::vector<char> deferred(static_cast<size_t>(n), 0);
+  bool may_defer = true;
   auto search_candidates = [&]() {
     const int64_t m = static_cast<int64_t>(sub_rows.size());
     if (m == 0 || cand.empty()) return;
@@ -193,6 +201,11 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     std::sort(open.begin(), open.end(), [&](int32_t p, int32_t q) {
       return std::tie(row_bound[p], p) < std::tie(row_bound[q], q);
     });
+    std::fill(deferred.begin(), deferred.end(), 0);
+    int64_t components = 0;
+    for (int64_t i = 0; i < n; ++i) components += comp[i] == i;
+    const bool defer = may_defer && !tree && components <= kContractMaxComponents;
+    bool any_deferred = false;
     if (tree) tree->set_components(comp.data());
     if (sp) {
       // Each part's component when all its rows share one (no edge leaves it to a
@@ -220,7 +233,7 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
         group.clear();
         for (int32_t t = by_part_start[p]; t < by_part_start[p + 1]; ++t) {
           const int32_t i = by_part[t];
-          if (row_bound[i] <= comp_best[comp[i]].w2) group.push_back(i);
+          if (row_bound[i] <= comp_best[comp[i]].w2 && !deferred[comp[i]]) group.push_back(i);
         }
         if (group.empty()) continue;
         const int64_t m = static_cast<int64_t>(group.size());
@@ -268,6 +281,15 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
           }
           if (sub_rows.empty()) continue;
           parts->union_rows(take, cand);
+          if (stage == 2 && defer && static_cast<int64_t>(cand.size()) * kDeferShare > n) {
+            for (int32_t i : sub_rows) {
+              st.deferred += deferred[comp[i]] == 0;
+              deferred[comp[i]] = 1;
+            }
+            any_deferred = true;
+            std::fill(searched2.begin(), searched2.end(), 0);
+            continue;
+          }
           search_candidates();
         }
         // Each row's bound for later rounds: its searches' results and the bounds of
@@ -325,7 +347,12 @@ std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x
     bool joined = false;
     for (int64_t c = 0; c < n; ++c) {
       const Cand& e = comp_best[c];
-      if (e.a >= 0 && add_edge(e.a, e.b, e.w2)) joined = true;
+      if (e.a >= 0 && !deferred[c] && add_edge(e.a, e.b, e.w2)) joined = true;
+    }
+    // Every component left for later: this round again, searching them all.
+    if (!joined && any_deferred) {
+      may_defer = false;
+      continue;
     }
     EMB_EXPECTS(joined, "the spanning tree stopped growing at ", edges.size(), " of ", n - 1, " edges");
   }

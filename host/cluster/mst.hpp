@@ -60,6 +60,7 @@ struct MstStats {
   int64_t searched = 0;        ///< rows whose lightest outgoing edge needed a search
   int64_t knn_edges = 0;       ///< Knn: edges taken from the k-NN graph before the repair
   double pairs = 0.0;          ///< (row, candidate) distances the searches computed
+  int64_t deferred = 0;        ///< components whose far-reaching search a round left to the contraction
   int contracted = 0;          ///< 1 when the last components were joined by searching pairs of them
   int64_t contract_components = 0;  ///< components left for the contraction
   int64_t contract_pieces = 0;      ///< pieces it split them into at their heaviest edges (0: not split)
@@ -88,6 +89,10 @@ struct MstStats {
 ///        the parts that can hold a lighter edge than the component's best: not
 ///        parts wholly in the row's component, nor parts whose lower bound
 ///        max(core2 of the row, least core2 of the part, distance bound) is above it.
+///        While few components are left, a component whose search would cover
+///        more than a quarter of the rows is not joined that round but left to
+///        the contraction (its bounds suit such far edges); a round that would
+///        join nothing so is run again without this.
 /// @param core2 n squared core distances
 std::vector<MstEdge> mutual_reachability_mst(Backend& backend, ConstMatrixView x, const KnnGraph& knn,
                                              const std::vector<double>& core2, MstMethod method, KdTree* tree,

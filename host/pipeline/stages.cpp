@@ -251,6 +251,7 @@ io::Clustering run_hdbscan(ConstMatrixView x, const ClusterStageOptions& opts, B
                            {"searched", st.mst_stats.searched},
                            {"knn_edges", st.mst_stats.knn_edges},
                            {"pairs", st.mst_stats.pairs},
+                           {"deferred", st.mst_stats.deferred},
                            {"contracted", st.mst_stats.contracted},
                            {"contract_components", st.mst_stats.contract_components},
                            {"contract_pieces", st.mst_stats.contract_pieces},
