@@ -1,8 +1,8 @@
-// The CPU backend's neighbour ops (k_nearest, nearest_other_component) against
-// plain double-precision brute force: exact on small integers (where float GEMMs
-// are exact, so ties are real ties and the lowest index must win), within rounding
-// on random floats; guard values after every output, and the same result for any
-// thread count.
+// The CPU backend's neighbour ops (k_nearest, k_nearest_among, k_nearest_within,
+// nearest_other_component) against plain double-precision brute force: exact on
+// small integers (where float GEMMs are exact, so ties are real ties and the
+// lowest index must win), within rounding on random floats; guard values after
+// every output, and the same result for any thread count.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -380,6 +380,50 @@ TEST_P(NeighbourOtherComponent, KNearestAmongCandidatesExactOnIntegers) {
       } else {
         ASSERT_EQ(bidx[t * k + r], -1) << "row " << rows[t] << " rank " << r << ": not below the bound";
       }
+    }
+}
+
+// The rows as their own candidates, each pair computed once for both its rows:
+// the lists of the brute force over those rows (the lowest row on ties), for any
+// thread count, nothing written past the outputs; with bounds, the same lists
+// cut after the bound.
+TEST_P(NeighbourOtherComponent, KNearestWithinExactOnIntegersAnyThreads) {
+  const auto [n, d] = GetParam();
+  const Matrix x = with_duplicates(test::integer_matrix(n, d, 101 + n + d, -2, 2), 19 + n);
+  const Exact exact(x.view(), x.view());
+  const std::vector<int32_t> rows = some_candidates(n, 53);
+  const int64_t m = static_cast<int64_t>(rows.size());
+  const int k = static_cast<int>(std::min<int64_t>(6, m));
+  const size_t size = static_cast<size_t>(m * k);
+  std::vector<std::vector<std::pair<double, int32_t>>> want(rows.size());
+  std::vector<float> bound(rows.size());
+  for (int64_t t = 0; t < m; ++t) {
+    for (int32_t j : rows) want[t].push_back({exact(rows[t], j), j});
+    std::sort(want[t].begin(), want[t].end());
+    bound[t] = static_cast<float>(want[t][k / 2].first);
+  }
+  for (int threads : {1, 2, 3})
+    for (bool bounded : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << threads << " threads" << (bounded ? ", bounded" : ""));
+      std::vector<int32_t> idx(size + kGuard, kGuardIndex);
+      std::vector<float> dist2(size + kGuard, kPoison);
+      make_cpu_backend(threads)->k_nearest_within(x.view(), rows.data(), m, k, idx.data(), dist2.data(),
+                                                  bounded ? bound.data() : nullptr);
+      for (int g = 0; g < kGuard; ++g) {
+        ASSERT_EQ(idx[size + g], kGuardIndex) << "write past idx";
+        ASSERT_TRUE(std::isnan(dist2[size + g])) << "write past dist2";
+      }
+      for (int64_t t = 0; t < m; ++t)
+        for (int r = 0; r < k; ++r) {
+          const auto& [w, j] = want[t][r];
+          const int32_t got = idx[t * k + r];
+          if (!bounded || w < bound[t]) {
+            ASSERT_EQ(got, j) << "row " << rows[t] << " rank " << r;
+            ASSERT_EQ(dist2[t * k + r], static_cast<float>(w)) << "row " << rows[t] << " rank " << r;
+          } else {
+            ASSERT_EQ(got, -1) << "row " << rows[t] << " rank " << r << ": not below the bound";
+          }
+        }
     }
 }
 

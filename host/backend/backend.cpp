@@ -71,6 +71,11 @@ void Backend::k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t 
     if (idx[t] >= 0) idx[t] = cand[idx[t]];
 }
 
+void Backend::k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx, float* dist2,
+                               const float* bound) {
+  k_nearest_among(x, rows, n, rows, n, k, idx, dist2, bound);
+}
+
 Device parse_device(const std::string& s) {
   if (s == "auto") return Device::Auto;
   if (s == "cpu") return Device::Cpu;

@@ -144,6 +144,16 @@ class Backend {
   virtual void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand,
                                int64_t n_cand, int k, int32_t* idx, float* dist2, const float* bound);
 
+  /// @brief k_nearest_among with the rows as their own candidates: for each
+  ///        t < n, the k of rows[0..n) (strictly increasing rows of x) nearest to
+  ///        x_{rows[t]}, itself included; idx holds rows of x. 1 <= k <= n; the
+  ///        bounds as in k_nearest_among. Each pair is one distance for both its
+  ///        rows, so a backend can compute half the pairs. This default calls
+  ///        k_nearest_among(x, rows, n, rows, n, ...); the CPU backend computes
+  ///        each pair once.
+  virtual void k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx,
+                                float* dist2, const float* bound);
+
   /// @brief One Boruvka step under mutual reachability. For each t < n_rows, with
   ///        r = rows[t]: the row j of x with component[j] != component[r] that
   ///        minimises w = max(core2[r], core2[j], ||x_r - x_j||^2) (the squared

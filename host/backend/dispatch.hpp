@@ -48,6 +48,10 @@ class DispatchBackend final : public Backend {
                        int k, int32_t* idx, float* dist2, const float* bound) override {
     pick(Op::KNearest).k_nearest_among(x, q_rows, n_q, cand, n_cand, k, idx, dist2, bound);
   }
+  void k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx, float* dist2,
+                        const float* bound) override {
+    pick(Op::KNearest).k_nearest_within(x, rows, n, k, idx, dist2, bound);
+  }
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
                                const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
                                float* weight2) override {

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <iterator>
 #include <bit>
 #include <cstdint>
 #include <cmath>
@@ -203,8 +204,11 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   // 3. Per group: one search of its rows against the union of the parts they
   //    need, each query's list capped at its bound (at least its k nearest are
   //    below it); the first kc by float distance re-ranked by exact distance.
-  std::vector<int32_t> q, cand, ci, pair_a, pair_b, redo, ri;
-  std::vector<float> cd, rd;
+  //    The group's own rows are among the candidates (a part needs itself):
+  //    their pairs are computed once for both rows (k_nearest_within), the other
+  //    candidates searched by k_nearest_among, and the two lists merged.
+  std::vector<int32_t> q, cand, other, ci, wi, oi, pair_a, pair_b, redo, ri;
+  std::vector<float> cd, wd, od, rd;
   std::vector<float> qcap;
   std::vector<char> take(static_cast<size_t>(np));
   std::vector<double> exact;
@@ -217,16 +221,39 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
       q.insert(q.end(), sp.rows(p), sp.rows(p) + sp.size(p));
       for (int32_t c : need[p]) take[c] = 1;
     }
+    std::sort(q.begin(), q.end());
     const int64_t m = static_cast<int64_t>(q.size());
     parts->union_rows(take, cand);
+    other.clear();
+    std::set_difference(cand.begin(), cand.end(), q.begin(), q.end(), std::back_inserter(other));
+    const int64_t n_other = static_cast<int64_t>(other.size());
     const int kb = static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size())));
+    const int ka = static_cast<int>(std::min<int64_t>(kb, m)), ko = static_cast<int>(std::min<int64_t>(kb, n_other));
     qcap.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) qcap[i] = cap[q[i]];
+    wi.resize(static_cast<size_t>(m * ka));
+    wd.resize(wi.size());
+    backend.k_nearest_within(x, q.data(), m, ka, wi.data(), wd.data(), qcap.data());
+    oi.resize(static_cast<size_t>(m * ko));
+    od.resize(oi.size());
+    if (ko > 0)
+      backend.k_nearest_among(x, q.data(), m, other.data(), n_other, ko, oi.data(), od.data(), qcap.data());
+    searched += static_cast<double>(m) * static_cast<double>(m + 1) / 2.0 +
+                static_cast<double>(m) * static_cast<double>(n_other);
     ci.resize(static_cast<size_t>(m * kb));
     cd.resize(ci.size());
-    backend.k_nearest_among(x, q.data(), m, cand.data(), static_cast<int64_t>(cand.size()), kb, ci.data(), cd.data(),
-                            qcap.data());
-    searched += static_cast<double>(m) * static_cast<double>(cand.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+      int ta = 0, tb = 0;
+      for (int got = 0; got < kb; ++got) {
+        const int32_t ja = ta < ka ? wi[i * ka + ta] : -1, jb = tb < ko ? oi[i * ko + tb] : -1;
+        const float da = ja >= 0 ? wd[i * ka + ta] : kInfF, db = jb >= 0 ? od[i * ko + tb] : kInfF;
+        const bool from_b = jb >= 0 && (ja < 0 || db < da || (db == da && jb < ja));
+        ci[i * kb + got] = from_b ? jb : ja;
+        cd[i * kb + got] = from_b ? db : da;
+        if (ja >= 0 || jb >= 0) (from_b ? tb : ta)++;
+      }
+    }
     // The cap holds the k nearest; should rounding ever say otherwise, the
     // query is searched again without it.
     redo.clear();

@@ -47,6 +47,13 @@ class CpuBackend final : public Backend {
   /// @brief Rows gathered, then k_nearest's loop with each list starting at its bound.
   void k_nearest_among(ConstMatrixView x, const int32_t* q_rows, int64_t n_q, const int32_t* cand, int64_t n_cand,
                        int k, int32_t* idx, float* dist2, const float* bound) override;
+  /// @brief Square tiles of the gathered rows, only those on or above the
+  ///        diagonal: one GEMM per tile, its rows offered to the tile's row lists
+  ///        and its columns (transposed) to the column rows' lists. Each thread
+  ///        keeps lists for all rows, merged at the end: the same result for any
+  ///        thread count.
+  void k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx, float* dist2,
+                        const float* bound) override;
   void nearest_other_component(ConstMatrixView x, const int32_t* rows, int64_t n_rows, const float* core2,
                                const int32_t* component, const int32_t* cand, int64_t n_cand, int32_t* nearest,
                                float* weight2) override;

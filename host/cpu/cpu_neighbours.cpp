@@ -29,6 +29,8 @@ constexpr int64_t kBlockRows = 256;
 // Smallest block a call with few rows is cut into, so that threads share it.
 constexpr int64_t kMinBlockRows = 32;
 constexpr int64_t kTileRows = 1024;
+// Side of k_nearest_within's square tiles (1 MiB of floats).
+constexpr int64_t kWithinTile = 512;
 // The selection compares the bound with the minimum of this many distances at once.
 constexpr int64_t kChunk = 32;
 // With fewer query blocks than this, x is split into ranges of tiles too, so that
@@ -190,6 +192,35 @@ std::vector<TileFacts> tile_facts(int64_t x_rows, int64_t tiles, const float* co
   return f;
 }
 
+// Offers a row of squared distances (indices base + j) to a list, as
+// select_row does once the distances are formed: per chunk the minimum first,
+// and only a chunk with something below the bound is looked at again.
+void offer_row(const float* dr, int64_t w, int32_t base, KBest& list) {
+  const auto offer = [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
+  };
+  int64_t c = 0;
+  for (; c + kChunk <= w; c += kChunk) {
+    float low = kInf;
+#pragma omp simd reduction(min : low)
+    for (int64_t j = c; j < c + kChunk; ++j) low = dr[j] < low ? dr[j] : low;
+    if (low < list.bound()) offer(c, c + kChunk);
+  }
+  offer(c, w);
+}
+
+// out (w x m) = the transpose of t (m x w), in 16 x 16 blocks.
+void transpose(const float* t, int64_t m, int64_t w, float* out) {
+  constexpr int64_t kB = 16;
+  for (int64_t i0 = 0; i0 < m; i0 += kB)
+    for (int64_t j0 = 0; j0 < w; j0 += kB) {
+      const int64_t i1 = std::min(m, i0 + kB), j1 = std::min(w, j0 + kB);
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = i0; i < i1; ++i) out[j * m + i] = t[i * w + j];
+    }
+}
+
 }  // namespace
 
 void CpuBackend::k_nearest(ConstMatrixView q, ConstMatrixView x, int k, int32_t* idx, float* dist2) {
@@ -289,6 +320,87 @@ void CpuBackend::k_nearest_bounded(ConstMatrixView q, ConstMatrixView x, int k, 
       for (int t = 0; t < k; ++t) {
         idx[i * k + t] = t < held ? store[t].j : -1;
         dist2[i * k + t] = t < held ? store[t].d : kInf;
+      }
+    }
+  }
+}
+
+void CpuBackend::k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx,
+                                  float* dist2, const float* bound) {
+  if (n == 0) return;
+  assert(k >= 1 && k <= n);
+  const int64_t d = x.cols;
+  std::vector<float> g(static_cast<size_t>(n * d));
+#pragma omp parallel for num_threads(threads_) schedule(static) if (n * d >= kParallelMinWork)
+  for (int64_t i = 0; i < n; ++i) {
+    assert(i == 0 || rows[i] > rows[i - 1]);
+    std::copy_n(x.row(rows[i]), d, g.data() + i * d);
+  }
+  const ConstMatrixView q{g.data(), n, d};
+  const std::vector<float> qn = squared_norms(q, threads_);
+  // Square tiles, at least three a side when the rows allow (six units for the
+  // threads to share); the tiling follows from n alone.
+  const int64_t side = std::clamp<int64_t>((n + 2) / 3, kMinBlockRows, kWithinTile);
+  const int64_t nb = (n + side - 1) / side;
+  // Units (a, b), a <= b, in this order: a row of block r meets its candidates
+  // in increasing blocks, (0, r) ... (r, r) ... (r, nb - 1), so every list sees
+  // increasing indices, as KBest asks.
+  std::vector<std::pair<int32_t, int32_t>> units;
+  for (int64_t a = 0; a < nb; ++a)
+    for (int64_t b = a; b < nb; ++b) units.emplace_back(static_cast<int32_t>(a), static_cast<int32_t>(b));
+  const int nt = n * n * d >= kParallelMinWork ? threads_ : 1;
+  // Per thread, a list per row (2k entries of storage each).
+  std::vector<Neighbour> store(static_cast<size_t>(nt) * static_cast<size_t>(n) * 2 * k);
+  std::vector<KBest> lists;
+  lists.reserve(static_cast<size_t>(nt * n));
+  for (int64_t t = 0; t < nt * n; ++t) lists.emplace_back(store.data() + t * 2 * k, k);
+
+  use_blas_threads(threads_);
+#pragma omp parallel num_threads(nt)
+  {
+    KBest* mine = lists.data() + static_cast<int64_t>(omp_get_thread_num()) * n;
+    for (int64_t i = 0; i < n; ++i) mine[i].reset(bound ? bound[i] : kInf);
+    std::vector<float> tile(static_cast<size_t>(side * side)), flip(tile.size());
+#pragma omp for schedule(dynamic)
+    for (size_t u = 0; u < units.size(); ++u) {
+      const int64_t r0 = units[u].first * side, c0 = units[u].second * side;
+      const int64_t mr = std::min(side, n - r0), mc = std::min(side, n - c0);
+      gemm_minus2(q.row(r0), mr, q.row(c0), mc, d, tile.data());
+      for (int64_t i = 0; i < mr; ++i) {
+        float* t = tile.data() + i * mc;
+        const float a = qn[r0 + i];
+        const float* xn = qn.data() + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < mc; ++j) {
+          const float v = a + (xn[j] + t[j]);
+          t[j] = v < 0.0f ? 0.0f : v;
+        }
+        offer_row(t, mc, static_cast<int32_t>(c0), mine[r0 + i]);
+      }
+      if (r0 == c0) continue;  // a diagonal tile holds both directions already
+      transpose(tile.data(), mr, mc, flip.data());
+      for (int64_t j = 0; j < mc; ++j) offer_row(flip.data() + j * mr, mr, static_cast<int32_t>(r0), mine[c0 + j]);
+    }
+  }
+
+  // Each row's lists merged: the k best (distance, position) pairs of all
+  // threads', whichever thread saw them.
+#pragma omp parallel num_threads(threads_) if (n * k * nt >= kParallelMinWork)
+  {
+    std::vector<Neighbour> buf(static_cast<size_t>(2 * k));
+    KBest merged(buf.data(), k);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      merged.reset(bound ? bound[i] : kInf);
+      for (int t = 0; t < nt; ++t) {
+        KBest& l = lists[t * n + i];
+        const int held = l.finish();
+        for (int e = 0; e < held; ++e) merged.push(l.data()[e].d, l.data()[e].j);
+      }
+      const int held = merged.finish();
+      for (int t = 0; t < k; ++t) {
+        idx[i * k + t] = t < held ? rows[buf[t].j] : -1;
+        dist2[i * k + t] = t < held ? buf[t].d : kInf;
       }
     }
   }
