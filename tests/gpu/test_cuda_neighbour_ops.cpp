@@ -255,7 +255,8 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, NeighbourOtherComponentGpu,
                          other_name);
 
 // Candidate lists: every third row (gaps), and a contiguous run, searched from the
-// device's held copy and from host memory; the same answers as the CPU's.
+// device's held copy and from host memory (and as their own queries); the same
+// answers as the CPU's.
 TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
   const OtherCase c = GetParam();
   std::string reason;
@@ -320,6 +321,16 @@ TEST_P(NeighbourOtherComponentGpu, CandidatesMatchCpuReference) {
                 ASSERT_EQ(got_d[t * kk + r], want_d[t * kk + r]) << "bounded, row " << rows[t] << " rank " << r;
               }
             }
+        }
+        {
+          // The candidates as their own queries (k_nearest_within): the CPU's lists.
+          const int64_t m = static_cast<int64_t>(cand->size());
+          std::vector<int32_t> wi_cpu(static_cast<size_t>(m * kk)), wi_gpu(wi_cpu.size(), -7);
+          std::vector<float> wd_cpu(wi_cpu.size()), wd_gpu(wi_cpu.size());
+          cpu->k_nearest_within(x.view(), cand->data(), m, kk, wi_cpu.data(), wd_cpu.data(), nullptr);
+          gpu->k_nearest_within(x.view(), cand->data(), m, kk, wi_gpu.data(), wd_gpu.data(), nullptr);
+          ASSERT_EQ(wi_gpu, wi_cpu) << "within, " << (hold ? "held" : "not held");
+          ASSERT_EQ(wd_gpu, wd_cpu) << "within, " << (hold ? "held" : "not held");
         }
       }
     }
