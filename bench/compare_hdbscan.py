@@ -3,13 +3,17 @@
 in one run, with the same thread count. Prints a markdown table.
 
   bench/compare_hdbscan.py [--sizes 20000x10,100000x50,50000x384] [--threads 8] [--repeat 3]
+                           [--input FILE.h5:/dataset ...]
                            [--min-cluster-size 25] [--min-samples 10] [--timeout 600]
                            [--skip-hdbscan [SIZES]] [--tools embclust,hdbscan,fast_hdbscan]
                            [--binary build/embclust]
 
 Data: make_blobs with --centers (20) centres of different spreads (cluster_std drawn
 uniformly from 0.5..2.5 with the seed), centres in the default box [-10, 10]^d, float32,
-fixed seed; written once per size to DATA.h5:/x, which every tool reads.
+fixed seed; written once per size to DATA.h5:/x, which every tool reads. --input adds
+real embeddings (any float 2-D dataset, e.g. an embclust file's /embeddings/vectors),
+clustered with the euclidean metric by every tool (the packages' default; on unit
+vectors it ranks pairs as cosine does); ARI vs blobs is then "-".
 
 Tools:
   embclust      BINARY cluster OUT.h5 --input DATA.h5:/x --method hdbscan --min-cluster-size M
@@ -197,16 +201,44 @@ def fmt(v, spec):
 
 
 def bench_size(a, n, d, tmp, table):
-    from sklearn.metrics import adjusted_rand_score
-
-    name = f"{n} x {d}"
     t0 = time.perf_counter()
     x, truth = make_data(n, d, a.centers, a.seed)
     data_path = os.path.join(tmp, f"blobs_{n}x{d}.h5")
     write_data(data_path, x)
-    print(f"\n== {name} float32, {a.centers} blobs, min_cluster_size {a.min_cluster_size}, min_samples "
+    print(f"\n== {n} x {d} float32, {a.centers} blobs, min_cluster_size {a.min_cluster_size}, min_samples "
           f"{a.min_samples}, threads {a.threads}, best of {a.repeat} (data made in {time.perf_counter() - t0:.1f} s)",
           flush=True)
+    bench_data(a, f"{n} x {d}", (n, d), truth, data_path, tmp, table)
+
+
+def parse_input(spec):
+    path, sep, dataset = spec.rpartition(":")
+    if not sep or not path or not dataset.startswith("/"):
+        raise argparse.ArgumentTypeError(f"--input {spec!r} is not FILE.h5:/dataset")
+    return path, dataset
+
+
+def bench_input(a, path, dataset, tmp, table):
+    """Every tool on a float 2-D dataset of an HDF5 file (embeddings from anywhere)."""
+    with h5py.File(path, "r") as f:
+        if dataset not in f:
+            sys.exit(f"compare_hdbscan: {path} has no dataset {dataset}")
+        x = np.ascontiguousarray(f[dataset][()], dtype=np.float32)
+    if x.ndim != 2:
+        sys.exit(f"compare_hdbscan: {path}:{dataset} is not 2-D (shape {x.shape})")
+    n, d = x.shape
+    data_path = os.path.join(tmp, "input.h5")
+    write_data(data_path, x)
+    name = f"{os.path.basename(path)}:{dataset} ({n} x {d})"
+    print(f"\n== {name}, min_cluster_size {a.min_cluster_size}, min_samples {a.min_samples}, threads {a.threads}, "
+          f"best of {a.repeat}", flush=True)
+    bench_data(a, name, (n, d), None, data_path, tmp, table)
+
+
+def bench_data(a, name, shape, truth, data_path, tmp, table):
+    from sklearn.metrics import adjusted_rand_score
+
+    n, d = shape
     results = {}
     rows = []
     for tool in a.tools:
@@ -247,7 +279,7 @@ def bench_size(a, n, d, tmp, table):
             "k": "-" if lab is None else str(int(lab.max()) + 1),
             "noise": "-" if lab is None else f"{float(np.mean(lab < 0)):.3f}",
             "ari_hdbscan": "-" if lab is None or ref is None else f"{adjusted_rand_score(ref, lab):.4f}",
-            "ari_truth": "-" if lab is None else f"{adjusted_rand_score(truth, lab):.4f}",
+            "ari_truth": "-" if lab is None or truth is None else f"{adjusted_rand_score(truth, lab):.4f}",
         }
         table.append(row)
 
@@ -270,7 +302,11 @@ def print_table(a, table):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated NxD (default {DEFAULT_SIZES})")
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated NxD (default {DEFAULT_SIZES}; "
+                    "an empty string for none)")
+    ap.add_argument("--input", action="append", default=[], type=parse_input, metavar="FILE.h5:/dataset",
+                    help="also run every tool on this float 2-D dataset (repeatable), e.g. the embeddings of an "
+                         "embclust file: out.h5:/embeddings/vectors")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the fastest counts")
     ap.add_argument("--min-cluster-size", type=int, default=25)
@@ -309,6 +345,8 @@ def main(argv=None):
     try:
         for n, d in sizes:
             bench_size(a, n, d, tmp, table)
+        for path, dataset in a.input:
+            bench_input(a, path, dataset, tmp, table)
     finally:
         if not a.tmp:
             shutil.rmtree(tmp, ignore_errors=True)
