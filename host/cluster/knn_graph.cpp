@@ -3,10 +3,10 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <iterator>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <limits>
 #include <numeric>
 #include <tuple>
@@ -46,7 +46,8 @@ float kth_smallest(const float* v, int64_t w, int k) {
     low = std::min(low, v[j]);
     high = std::max(high, v[j]);
   }
-  uint32_t lo = std::bit_cast<uint32_t>(low), hi = std::bit_cast<uint32_t>(high);
+  // Without the sign bit: a -0 orders as 0.
+  uint32_t lo = std::bit_cast<uint32_t>(low) & 0x7fffffffu, hi = std::bit_cast<uint32_t>(high) & 0x7fffffffu;
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
     const float t = std::bit_cast<float>(mid);
