@@ -62,11 +62,13 @@ inline void expect_consistent(Backend& be, const KMeansResult& r, ConstMatrixVie
   EXPECT_NEAR(inertia, r.inertia, 1e-6 * std::max(1.0, inertia));
 }
 
-// The CPU backend, counting the calls the driver makes.
+// The CPU backend, counting the calls the driver makes. With gpu_shaped it says
+// it is a GPU, so the drivers take their GPU paths on the CPU's ops.
 class CountingBackend final : public Backend {
  public:
+  explicit CountingBackend(bool gpu_shaped = false) : gpu_shaped_(gpu_shaped) {}
   std::string name() const override { return cpu_->name(); }
-  bool is_gpu() const override { return false; }
+  bool is_gpu() const override { return gpu_shaped_; }
   bool supports(Op) const override { return true; }
   void normalize_rows(MatrixView x) override { cpu_->normalize_rows(x); }
   void squared_distances(ConstMatrixView x, ConstMatrixView c, MatrixView out) override {
@@ -103,6 +105,7 @@ class CountingBackend final : public Backend {
   int nearest_calls = 0;
 
  private:
+  bool gpu_shaped_;
   std::unique_ptr<Backend> cpu_ = make_cpu_backend(2);
 };
 

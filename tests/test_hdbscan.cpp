@@ -13,6 +13,7 @@
 #include "host/cluster/search_partition.hpp"
 #include "host/core/error.hpp"
 #include "host/cpu/cpu_backend.hpp"
+#include "kmeans_test_helpers.hpp"
 #include "test_util.hpp"
 
 namespace emb {
@@ -478,6 +479,24 @@ TEST_P(HdbscanSearchPartition, SameResultAsSearchingAllRows) {
       }
     }
   }
+}
+
+// The drivers' GPU paths (the k-NN graph's first searches through k_nearest_among,
+// larger Boruvka blocks) on the CPU's ops: the same result as the CPU's paths.
+TEST(HdbscanSearchPartition, GpuPathsGiveTheCpuResult) {
+  const Matrix x = gaussian_blobs(3000, 8, 6, 2.0f, 7).first;
+  HdbscanOptions o = options(20, 6);
+  o.kd_tree_max_dim = 0;
+  o.mst = MstChoice::Exact;
+  o.search_parts = default_partition_parts(x.rows());
+  CpuBackend cpu(2);
+  kmtest::CountingBackend gpu_shaped(true);
+  const HdbscanResult want = hdbscan(cpu, x.view(), o);
+  const HdbscanResult got = hdbscan(gpu_shaped, x.view(), o);
+  EXPECT_EQ(got.stats.search_parts, want.stats.search_parts);
+  EXPECT_EQ(got.core_distances, want.core_distances);
+  EXPECT_EQ(got.mst, want.mst);
+  EXPECT_EQ(got.tree.labels, want.tree.labels);
 }
 
 INSTANTIATE_TEST_SUITE_P(Data, HdbscanSearchPartition,

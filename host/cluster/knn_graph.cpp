@@ -88,8 +88,8 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
   std::vector<std::vector<int32_t>> need(static_cast<size_t>(np));
   std::vector<int64_t> need_rows(static_cast<size_t>(np), 0);
   {
-    std::vector<int32_t> order(static_cast<size_t>(np)), cand;
-    std::vector<float> qbuf, cbuf, dmat, kf;
+    std::vector<int32_t> order(static_cast<size_t>(np)), cand, fi;
+    std::vector<float> qbuf, cbuf, dmat, kf, fd;
     std::vector<char> take(static_cast<size_t>(np)), first(static_cast<size_t>(np));
     std::vector<double> lb, kth;
     // Lower bounds for the rows of several consecutive parts at once (their
@@ -118,23 +118,31 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
           first[order[t]] = 1;
           have += sp.size(order[t]);
         }
-      // Only the k-th distance is needed: distance matrices of a bounded size, a
-      // selection per row.
+      // Only the k-th distance is needed. On the CPU: distance matrices of a
+      // bounded size, a selection per row. On a GPU the lists are selected on the
+      // device from its held copy, and only they come back.
       parts->union_rows(first, cand);
       const int64_t w = static_cast<int64_t>(cand.size()), d = x.cols;
-      const int64_t chunk = std::clamp<int64_t>(kFirstFloats / w, 1, m);
-      cbuf.resize(static_cast<size_t>(w * d));
-      qbuf.resize(static_cast<size_t>(chunk * d));
-      dmat.resize(static_cast<size_t>(chunk * w));
       kf.resize(static_cast<size_t>(m));
+      if (backend.is_gpu()) {
+        fi.resize(static_cast<size_t>(m * k));
+        fd.resize(fi.size());
+        backend.k_nearest_among(x, q, m, cand.data(), w, k, fi.data(), fd.data(), nullptr);
+        for (int64_t i = 0; i < m; ++i) kf[i] = fd[i * k + k - 1];
+      } else {
+        const int64_t chunk = std::clamp<int64_t>(kFirstFloats / w, 1, m);
+        cbuf.resize(static_cast<size_t>(w * d));
+        qbuf.resize(static_cast<size_t>(chunk * d));
+        dmat.resize(static_cast<size_t>(chunk * w));
 #pragma omp parallel for schedule(static)
-      for (int64_t j = 0; j < w; ++j) std::copy_n(x.row(cand[j]), d, cbuf.data() + j * d);
-      for (int64_t i0 = 0; i0 < m; i0 += chunk) {
-        const int64_t mc = std::min(chunk, m - i0);
-        for (int64_t i = 0; i < mc; ++i) std::copy_n(x.row(q[i0 + i]), d, qbuf.data() + i * d);
-        backend.squared_distances({qbuf.data(), mc, d}, {cbuf.data(), w, d}, {dmat.data(), mc, w});
+        for (int64_t j = 0; j < w; ++j) std::copy_n(x.row(cand[j]), d, cbuf.data() + j * d);
+        for (int64_t i0 = 0; i0 < m; i0 += chunk) {
+          const int64_t mc = std::min(chunk, m - i0);
+          for (int64_t i = 0; i < mc; ++i) std::copy_n(x.row(q[i0 + i]), d, qbuf.data() + i * d);
+          backend.squared_distances({qbuf.data(), mc, d}, {cbuf.data(), w, d}, {dmat.data(), mc, w});
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < mc; ++i) kf[i0 + i] = kth_smallest(dmat.data() + i * w, w, k);
+          for (int64_t i = 0; i < mc; ++i) kf[i0 + i] = kth_smallest(dmat.data() + i * w, w, k);
+        }
       }
       searched += static_cast<double>(m) * static_cast<double>(w);
       // The k-th float distance loosened by its rounding is at least the exact
