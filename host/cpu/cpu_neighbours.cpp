@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstdint>
@@ -142,32 +143,53 @@ void gemm_minus2(const float* q, int64_t m, const float* x, int64_t w, int64_t d
               static_cast<blasint>(w));
 }
 
+// Bit j set where v[j] < bound, for the kChunk values from v: vectorized (one
+// compare per lane, or-reduced).
+uint32_t below_mask(const float* v, float bound) {
+  static_assert(kChunk == 32, "a chunk's mask is 32 bits");
+  uint32_t mask = 0;
+#pragma omp simd reduction(| : mask)
+  for (int j = 0; j < kChunk; ++j) mask |= static_cast<uint32_t>(v[j] < bound) << j;
+  return mask;
+}
+
+// Offers a row of squared distances (indices base + j) to a list, as
+// select_row does once the distances are formed: per chunk the mask of values
+// below the bound, then only those values, each checked again (the bound falls as
+// entries are pushed).
+void offer_row(const float* dr, int64_t w, int32_t base, KBest& list) {
+  int64_t c = 0;
+  for (; c + kChunk <= w; c += kChunk)
+    for (uint32_t mask = below_mask(dr + c, list.bound()); mask; mask &= mask - 1) {
+      const int64_t j = c + std::countr_zero(mask);
+      if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
+    }
+  for (int64_t j = c; j < w; ++j)
+    if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
+}
+
 // Turns a tile row of -2 q.x (indices base + j) into squared distances
 // ||q||^2 + (||x||^2 - 2 q.x), clamped at 0 (NaN passes through), and offers them
-// to the list. One pass: per chunk the distances and their minimum (vectorized),
-// and only a chunk with something below the list's bound is looked at again.
+// to the list as offer_row does, a chunk at a time while it is in cache.
 void select_row(float* t, const float* xn, int64_t w, float qn, int32_t base, KBest& list) {
-  const auto distance = [&](int64_t j) {
-    const float v = qn + (xn[j] + t[j]);
-    return v < 0.0f ? 0.0f : v;
-  };
-  const auto offer = [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j)
-      if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
+  const auto distances = [&](int64_t j0, int64_t j1) {
+#pragma omp simd
+    for (int64_t j = j0; j < j1; ++j) {
+      const float v = qn + (xn[j] + t[j]);
+      t[j] = v < 0.0f ? 0.0f : v;
+    }
   };
   int64_t c = 0;
   for (; c + kChunk <= w; c += kChunk) {
-    float low = kInf;
-#pragma omp simd reduction(min : low)
-    for (int64_t j = c; j < c + kChunk; ++j) {
-      const float v = distance(j);
-      t[j] = v;
-      low = v < low ? v : low;
+    distances(c, c + kChunk);
+    for (uint32_t mask = below_mask(t + c, list.bound()); mask; mask &= mask - 1) {
+      const int64_t j = c + std::countr_zero(mask);
+      if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
     }
-    if (low < list.bound()) offer(c, c + kChunk);
   }
-  for (int64_t j = c; j < w; ++j) t[j] = distance(j);
-  offer(c, w);
+  distances(c, w);
+  for (int64_t j = c; j < w; ++j)
+    if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
 }
 
 // Per tile of x, what lets nearest_other_component skip rows: the smallest core
@@ -190,24 +212,6 @@ std::vector<TileFacts> tile_facts(int64_t x_rows, int64_t tiles, const float* co
     f[t] = tf;
   }
   return f;
-}
-
-// Offers a row of squared distances (indices base + j) to a list, as
-// select_row does once the distances are formed: per chunk the minimum first,
-// and only a chunk with something below the bound is looked at again.
-void offer_row(const float* dr, int64_t w, int32_t base, KBest& list) {
-  const auto offer = [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j)
-      if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
-  };
-  int64_t c = 0;
-  for (; c + kChunk <= w; c += kChunk) {
-    float low = kInf;
-#pragma omp simd reduction(min : low)
-    for (int64_t j = c; j < c + kChunk; ++j) low = dr[j] < low ? dr[j] : low;
-    if (low < list.bound()) offer(c, c + kChunk);
-  }
-  offer(c, w);
 }
 
 // out (w x m) = the transpose of t (m x w), in 16 x 16 blocks.
