@@ -481,6 +481,24 @@ TEST_P(HdbscanSearchPartition, SameResultAsSearchingAllRows) {
   }
 }
 
+// Most points equal: the partition keeps them in one part, larger than the k-NN
+// graph's largest group, which is then searched as a whole. The same result.
+TEST(HdbscanSearchPartition, OnePartLargerThanAGroup) {
+  const int64_t n = 9300, d = 4;
+  Matrix x = random_matrix(n, d, 23);
+  for (int64_t i = 0; i < 8400; ++i) std::fill_n(x.row(i), d, 0.25f);
+  CpuBackend cpu(2);
+  HdbscanOptions o = options(20, 6);
+  o.kd_tree_max_dim = 0;
+  o.search_parts = 0;
+  const HdbscanResult all = hdbscan(cpu, x.view(), o);
+  o.search_parts = default_partition_parts(n);
+  const HdbscanResult r = hdbscan(cpu, x.view(), o);
+  EXPECT_EQ(r.core_distances, all.core_distances);
+  EXPECT_EQ(r.mst, all.mst);
+  EXPECT_EQ(r.tree.labels, all.tree.labels);
+}
+
 // The drivers' GPU paths (the k-NN graph's first searches through k_nearest_among,
 // larger Boruvka blocks) on the CPU's ops: the same result as the CPU's paths.
 TEST(HdbscanSearchPartition, GpuPathsGiveTheCpuResult) {

@@ -237,30 +237,38 @@ KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tre
     std::set_difference(cand.begin(), cand.end(), q.begin(), q.end(), std::back_inserter(other));
     const int64_t n_other = static_cast<int64_t>(other.size());
     const int kb = static_cast<int>(std::min<int64_t>(kc, static_cast<int64_t>(cand.size())));
-    const int ka = static_cast<int>(std::min<int64_t>(kb, m)), ko = static_cast<int>(std::min<int64_t>(kb, n_other));
     qcap.resize(static_cast<size_t>(m));
     for (int64_t i = 0; i < m; ++i) qcap[i] = cap[q[i]];
-    wi.resize(static_cast<size_t>(m * ka));
-    wd.resize(wi.size());
-    backend.k_nearest_within(x, q.data(), m, ka, wi.data(), wd.data(), qcap.data());
-    oi.resize(static_cast<size_t>(m * ko));
-    od.resize(oi.size());
-    if (ko > 0)
-      backend.k_nearest_among(x, q.data(), m, other.data(), n_other, ko, oi.data(), od.data(), qcap.data());
-    searched += static_cast<double>(m) * static_cast<double>(m + 1) / 2.0 +
-                static_cast<double>(m) * static_cast<double>(n_other);
     ci.resize(static_cast<size_t>(m * kb));
     cd.resize(ci.size());
+    if (m > kGroupRows) {
+      // One part larger than a group (many equal points): searched as a whole,
+      // as k_nearest_within would keep lists for all its rows per thread.
+      backend.k_nearest_among(x, q.data(), m, cand.data(), static_cast<int64_t>(cand.size()), kb, ci.data(),
+                              cd.data(), qcap.data());
+      searched += static_cast<double>(m) * static_cast<double>(cand.size());
+    } else {
+      const int ka = static_cast<int>(std::min<int64_t>(kb, m)), ko = static_cast<int>(std::min<int64_t>(kb, n_other));
+      wi.resize(static_cast<size_t>(m * ka));
+      wd.resize(wi.size());
+      backend.k_nearest_within(x, q.data(), m, ka, wi.data(), wd.data(), qcap.data());
+      oi.resize(static_cast<size_t>(m * ko));
+      od.resize(oi.size());
+      if (ko > 0)
+        backend.k_nearest_among(x, q.data(), m, other.data(), n_other, ko, oi.data(), od.data(), qcap.data());
+      searched += static_cast<double>(m) * static_cast<double>(m + 1) / 2.0 +
+                  static_cast<double>(m) * static_cast<double>(n_other);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < m; ++i) {
-      int ta = 0, tb = 0;
-      for (int got = 0; got < kb; ++got) {
-        const int32_t ja = ta < ka ? wi[i * ka + ta] : -1, jb = tb < ko ? oi[i * ko + tb] : -1;
-        const float da = ja >= 0 ? wd[i * ka + ta] : kInfF, db = jb >= 0 ? od[i * ko + tb] : kInfF;
-        const bool from_b = jb >= 0 && (ja < 0 || db < da || (db == da && jb < ja));
-        ci[i * kb + got] = from_b ? jb : ja;
-        cd[i * kb + got] = from_b ? db : da;
-        if (ja >= 0 || jb >= 0) (from_b ? tb : ta)++;
+      for (int64_t i = 0; i < m; ++i) {
+        int ta = 0, tb = 0;
+        for (int got = 0; got < kb; ++got) {
+          const int32_t ja = ta < ka ? wi[i * ka + ta] : -1, jb = tb < ko ? oi[i * ko + tb] : -1;
+          const float da = ja >= 0 ? wd[i * ka + ta] : kInfF, db = jb >= 0 ? od[i * ko + tb] : kInfF;
+          const bool from_b = jb >= 0 && (ja < 0 || db < da || (db == da && jb < ja));
+          ci[i * kb + got] = from_b ? jb : ja;
+          cd[i * kb + got] = from_b ? db : da;
+          if (ja >= 0 || jb >= 0) (from_b ? tb : ta)++;
+        }
       }
     }
     // The cap holds the k nearest; should rounding ever say otherwise, the

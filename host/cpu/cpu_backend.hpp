@@ -50,7 +50,8 @@ class CpuBackend final : public Backend {
   /// @brief Square tiles of the gathered rows, only those on or above the
   ///        diagonal: one GEMM per tile, its rows offered to the tile's row lists
   ///        and its columns (transposed) to the column rows' lists. Each thread
-  ///        keeps lists for all rows, merged at the end: the same result for any
+  ///        keeps lists for all rows (threads x n x 2k entries of 8 bytes: meant
+  ///        for a few thousand rows), merged at the end: the same result for any
   ///        thread count.
   void k_nearest_within(ConstMatrixView x, const int32_t* rows, int64_t n, int k, int32_t* idx, float* dist2,
                         const float* bound) override;
