@@ -153,43 +153,39 @@ uint32_t below_mask(const float* v, float bound) {
   return mask;
 }
 
-// Offers a row of squared distances (indices base + j) to a list, as
-// select_row does once the distances are formed: per chunk the mask of values
-// below the bound, then only those values, each checked again (the bound falls as
-// entries are pushed).
-void offer_row(const float* dr, int64_t w, int32_t base, KBest& list) {
-  int64_t c = 0;
-  for (; c + kChunk <= w; c += kChunk)
-    for (uint32_t mask = below_mask(dr + c, list.bound()); mask; mask &= mask - 1) {
-      const int64_t j = c + std::countr_zero(mask);
+// Offers the squared distances dr[j0..j1) (indices base + j) to a list. A full
+// chunk goes by the mask of its values below the bound, then only those; each
+// is checked again, as the bound falls while entries are pushed.
+void offer(const float* dr, int64_t j0, int64_t j1, int32_t base, KBest& list) {
+  if (j1 - j0 == kChunk) {
+    for (uint32_t mask = below_mask(dr + j0, list.bound()); mask; mask &= mask - 1) {
+      const int64_t j = j0 + std::countr_zero(mask);
       if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
     }
-  for (int64_t j = c; j < w; ++j)
+    return;
+  }
+  for (int64_t j = j0; j < j1; ++j)
     if (dr[j] < list.bound()) list.push(dr[j], base + static_cast<int32_t>(j));
+}
+
+// A row of squared distances offered to a list, a chunk at a time.
+void offer_row(const float* dr, int64_t w, int32_t base, KBest& list) {
+  for (int64_t c = 0; c < w; c += kChunk) offer(dr, c, std::min(w, c + kChunk), base, list);
 }
 
 // Turns a tile row of -2 q.x (indices base + j) into squared distances
 // ||q||^2 + (||x||^2 - 2 q.x), clamped at 0 (NaN passes through), and offers them
-// to the list as offer_row does, a chunk at a time while it is in cache.
+// to the list, a chunk at a time while it is in cache.
 void select_row(float* t, const float* xn, int64_t w, float qn, int32_t base, KBest& list) {
-  const auto distances = [&](int64_t j0, int64_t j1) {
+  for (int64_t c = 0; c < w; c += kChunk) {
+    const int64_t e = std::min(w, c + kChunk);
 #pragma omp simd
-    for (int64_t j = j0; j < j1; ++j) {
+    for (int64_t j = c; j < e; ++j) {
       const float v = qn + (xn[j] + t[j]);
       t[j] = v < 0.0f ? 0.0f : v;
     }
-  };
-  int64_t c = 0;
-  for (; c + kChunk <= w; c += kChunk) {
-    distances(c, c + kChunk);
-    for (uint32_t mask = below_mask(t + c, list.bound()); mask; mask &= mask - 1) {
-      const int64_t j = c + std::countr_zero(mask);
-      if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
-    }
+    offer(t, c, e, base, list);
   }
-  distances(c, w);
-  for (int64_t j = c; j < w; ++j)
-    if (t[j] < list.bound()) list.push(t[j], base + static_cast<int32_t>(j));
 }
 
 // Per tile of x, what lets nearest_other_component skip rows: the smallest core
