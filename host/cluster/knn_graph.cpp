@@ -32,6 +32,7 @@ constexpr int kKnnMargin = 8;
 // one larger search reads and packs each candidate once for many queries.
 constexpr int64_t kGroupRows = 8192;
 constexpr double kGroupSlack = 1.25;
+static_assert(kGroupRows <= kKnnBlock, "a graph of at most kGroupRows rows is one block of knn_query");
 // Most floats of one distance matrix of a part's first search.
 constexpr int64_t kFirstFloats = int64_t{1} << 22;
 
@@ -67,7 +68,8 @@ float kth_smallest(const float* v, int64_t w, int k) {
 KnnGraph knn_graph(Backend& backend, ConstMatrixView x, int k, const KdTree* tree,
                    const std::function<void(int64_t)>& on_rows, PartitionSearch* parts, double* pairs) {
   if (!parts || tree) {
-    if (pairs) *pairs = static_cast<double>(x.rows) * static_cast<double>(x.rows);
+    const double n = static_cast<double>(x.rows);
+    if (pairs) *pairs = !tree && x.rows <= kGroupRows ? n * (n + 1) / 2 : n * n;
     return knn_query(backend, x, x, k, tree, on_rows);
   }
   const SearchPartition& sp = parts->partition();
@@ -330,17 +332,22 @@ KnnGraph knn_query(Backend& backend, ConstMatrixView q, ConstMatrixView x, int k
   std::vector<int32_t> cidx(static_cast<size_t>(std::min(q.rows, kKnnBlock)) * kc), pair_a;
   std::vector<float> cd2(cidx.size());
   std::vector<double> exact;
+  const bool same = q.data == x.data && q.rows == x.rows;
   for (int64_t b0 = 0; b0 < q.rows; b0 += kKnnBlock) {
     const int64_t nb = std::min(kKnnBlock, q.rows - b0);
     if (tree) {
 #pragma omp parallel for schedule(dynamic, 64)
       for (int64_t i = 0; i < nb; ++i) tree->knn(q.row(b0 + i), kc, &cidx[i * kc], &cd2[i * kc]);
+    } else if (same && n <= kGroupRows) {
+      // The graph of a few rows: each pair computed once for both of its rows.
+      std::vector<int32_t> all(static_cast<size_t>(n));
+      std::iota(all.begin(), all.end(), 0);
+      backend.k_nearest_within(x, all.data(), n, kc, cidx.data(), cd2.data(), nullptr);
     } else {
       backend.k_nearest(q.block(b0, nb), x, kc, cidx.data(), cd2.data());
     }
     // Exact distances (the backend's, when the queries are rows of x), then
     // (distance, index) order; keep k.
-    const bool same = q.data == x.data && q.rows == x.rows;
     if (same && !tree) {
       pair_a.resize(static_cast<size_t>(nb * kc));
       exact.resize(pair_a.size());
