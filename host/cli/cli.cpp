@@ -144,7 +144,10 @@ class Runner {
     if (!writer_ || writer_->chunks_stored() == 0) return "";
     return resume_hint(partial_, "the " + std::to_string(writer_->chunks_stored()));
   }
-  void load_embeddings(const std::string& file) { emb_ = io::StoreReader(file).embeddings(); }
+  void load_embeddings(const std::string& file) {
+    emb_ = io::StoreReader(file).embeddings();
+    check_finite_points(emb_, file + ":/embeddings/vectors");
+  }
   /// --input: a 2-D float dataset of any HDF5 file instead of the /embeddings of
   /// `file`, which keeps the labels (and is created when missing); checked against
   /// its row count before any work.

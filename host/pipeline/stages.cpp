@@ -499,6 +499,23 @@ std::optional<DatasetRef> parse_dataset_ref(const std::string& s) {
   return DatasetRef{s.substr(0, first), s.substr(first + 1)};
 }
 
-io::EmbeddingSet read_dataset(const DatasetRef& ref) { return io::read_float_matrix(ref.file, ref.path); }
+io::EmbeddingSet read_dataset(const DatasetRef& ref) {
+  io::EmbeddingSet e = io::read_float_matrix(ref.file, ref.path);
+  check_finite_points(e, ref.file + ":" + ref.path);
+  return e;
+}
+
+void check_finite_points(const io::EmbeddingSet& points, const std::string& source) {
+  const auto size = static_cast<int64_t>(points.vectors.size());
+  int64_t first = size;
+#pragma omp parallel for reduction(min : first) schedule(static)
+  for (int64_t i = 0; i < size; ++i)
+    if (!std::isfinite(points.vectors[i])) first = std::min(first, i);
+  if (first == size) return;
+  const float v = points.vectors[first];
+  throw InputError(detail::concat(source, ": row ", first / points.dim, ", column ", first % points.dim, " is ",
+                                  std::isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf",
+                                  " (counting from 0); clustering needs finite values"));
+}
 
 }  // namespace emb

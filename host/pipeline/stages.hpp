@@ -126,8 +126,13 @@ std::optional<DatasetRef> parse_dataset_ref(const std::string& s);
 
 /// @brief Reads a 2-D float dataset (float16, float32 or float64, read as float32) of
 ///        any HDF5 file (io::read_float_matrix).
-/// @throws emb::InputError for a missing file, a file that is not HDF5, or a path
-///         that is not a 2-D float dataset.
+/// @throws emb::InputError for a missing file, a file that is not HDF5, a path
+///         that is not a 2-D float dataset, or a value that is not finite (or
+///         overflows float32), naming the file, the dataset, the row and the column.
 io::EmbeddingSet read_dataset(const DatasetRef& ref);
+
+/// @brief Throws emb::InputError naming `source`, the row and the column of the
+///        first value of `points` that is NaN or infinite.
+void check_finite_points(const io::EmbeddingSet& points, const std::string& source);
 
 }  // namespace emb
