@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <span>
@@ -225,6 +226,18 @@ TEST_F(Cli, SampleWeightsFromADataset) {
   write_weights(path("zero.h5").string(), std::vector<float>(static_cast<size_t>(n), 0.0f));
   r = run("cluster " + h5 + " --k 4 --name bad --weights " + path("zero.h5").string() + ":/w");
   EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(path("zero.h5").string() + ":/w: the weights sum to 0"), std::string::npos) << r.err;
+  // A NaN or negative weight: its dataset and row named.
+  for (const float v : {std::numeric_limits<float>::quiet_NaN(), -1.0f}) {
+    std::vector<float> w(static_cast<size_t>(n), 1.0f);
+    w[7] = v;
+    const std::string odd = path(std::isnan(v) ? "nan.h5" : "negative.h5").string();
+    write_weights(odd, w);
+    r = run("cluster " + h5 + " --k 4 --name bad --weights " + odd + ":/w");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find(odd + ":/w: row 7 is "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("finite and non-negative"), std::string::npos) << r.err;
+  }
   EXPECT_EQ(slurp(h5), before);
 }
 

@@ -332,6 +332,13 @@ io::Clustering run_kmeans(ConstMatrixView x, int64_t n, const ClusterStageOption
     weights = io::read_float_vector(ref->file, ref->path);
     EMB_EXPECTS(static_cast<int64_t>(weights.size()) == n, "--weights ", opts.weights, " has ", weights.size(),
                 " values but there are ", n, " points to cluster");
+    double total = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      EMB_EXPECTS(std::isfinite(weights[i]) && weights[i] >= 0.0f, "--weights ", opts.weights, ": row ", i, " is ",
+                  weights[i], " (counting from 0); weights must be finite and non-negative");
+      total += weights[i];
+    }
+    EMB_EXPECTS(total > 0.0, "--weights ", opts.weights, ": the weights sum to 0; at least one must be positive");
   }
 
   KMeansOptions ko;
